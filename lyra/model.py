@@ -1,0 +1,245 @@
+"""The Lyra model: Projected Gated Convolutions (PGC) followed by an S4D layer.
+
+Shapes: sequences enter as ``(batch, length, d_input)`` one-hot tensors with an optional
+boolean ``mask`` of shape ``(batch, length)`` (True = real position). Every sequence-mixing
+operation (the depthwise convolutions and the S4D convolution) sees padded positions as
+zeros, and pooling ignores them, so a sequence's prediction does not depend on what it is
+batched with. (The reference implementation averages padding into the pooled vector.)
+
+The S4D layer follows the diagonal state-space formulation of Gu et al. 2022 ("On the
+Parameterization and Initialization of Diagonal State Space Models", S4D-Lin init).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from scipy.fft import next_fast_len
+
+__all__ = ["Lyra", "PGC", "S4D", "masked_mean", "masked_max", "optimizer_groups"]
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` (B, L, D) over positions where ``mask`` (B, L) is True."""
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Maximum of ``x`` (B, L, D) over positions where ``mask`` (B, L) is True."""
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+
+
+POOLING = {"mean": masked_mean, "max": masked_max}
+
+
+class S4D(nn.Module):
+    """Diagonal state-space layer applied as a long convolution computed by FFT.
+
+    Each of the ``d_model`` channels has ``d_state // 2`` complex modes (conjugate pairs
+    give ``d_state`` real states). With zero-order-hold discretisation the convolution
+    kernel is ``K[l] = 2 Re(sum_n C_n (exp(dt A_n) - 1) / A_n * exp(dt A_n l))``.
+    The output is ``GLU(conv1x1(dropout(GELU(K * u + D u))))``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        dropout: float = 0.0,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        bidirectional: bool = False,
+        ssm_lr: float | None = None,
+    ):
+        super().__init__()
+        if d_state % 2:
+            raise ValueError(f"d_state must be even (conjugate pairs), got {d_state}")
+        self.d_model, self.n_modes, self.bidirectional = d_model, d_state // 2, bidirectional
+        n_kernels = 2 if bidirectional else 1
+
+        log_dt = torch.rand(d_model) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        self.log_dt = nn.Parameter(log_dt)
+        # S4D-Lin: A_n = -1/2 + i pi n
+        self.log_A_real = nn.Parameter(torch.log(0.5 * torch.ones(d_model, self.n_modes)))
+        self.A_imag = nn.Parameter(math.pi * torch.arange(self.n_modes).float().repeat(d_model, 1))
+        C = torch.randn(n_kernels, d_model, self.n_modes, dtype=torch.cfloat)
+        self.C = nn.Parameter(torch.view_as_real(C))
+        self.D = nn.Parameter(torch.randn(d_model))
+        for name in ("log_dt", "log_A_real", "A_imag"):
+            getattr(self, name)._optim = {"weight_decay": 0.0, "lr": ssm_lr}
+
+        self.activation = nn.GELU()
+        self.dropout = nn.Dropout1d(dropout) if dropout > 0 else nn.Identity()  # channel-tied
+        self.output_linear = nn.Conv1d(d_model, 2 * d_model, kernel_size=1)
+        self._kernel_cache: tuple | None = None
+
+    def _discrete_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``dt * A`` (H, N/2) and the ZOH-scaled ``C`` (K, H, N/2)."""
+        dt = torch.exp(self.log_dt)
+        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)
+        dtA = A * dt.unsqueeze(-1)
+        C = torch.view_as_complex(self.C) * (torch.exp(dtA) - 1.0) / A
+        return dtA, C
+
+    def kernel(self, L: int) -> torch.Tensor:
+        """The real convolution kernel, shape (d_model, L) (causal direction)."""
+        return self._kernels(L)[0]
+
+    def _kernels(self, L: int) -> torch.Tensor:
+        """All kernels (n_kernels, d_model, L) for length ``L``.
+
+        ``exp(dtA l)`` is never materialised as an (H, N/2, L) tensor: writing
+        ``l = q * B + r`` gives ``exp(dtA l) = exp(dtA q B) exp(dtA r)``, so the sum over modes
+        becomes a batched (Q x N/2) @ (N/2 x B) complex matrix product per channel.
+        """
+        dtA, C = self._discrete_parameters()
+        block = max(1, math.isqrt(L))
+        n_blocks = -(-L // block)
+        device = dtA.device
+        r = torch.arange(block, device=device, dtype=dtA.real.dtype)
+        q = torch.arange(n_blocks, device=device, dtype=dtA.real.dtype) * block
+        within = torch.exp(dtA.unsqueeze(-1) * r)  # (H, N/2, B)
+        across = torch.exp(dtA.unsqueeze(1) * q.unsqueeze(-1))  # (H, Q, N/2)
+        K = torch.matmul(across.unsqueeze(0) * C.unsqueeze(2), within.unsqueeze(0))  # (K, H, Q, B)
+        return 2.0 * K.real.flatten(-2)[..., :L]
+
+    def _cached_kernels(self, L: int) -> torch.Tensor:
+        """Kernels, reused in eval mode without autograd until a parameter changes."""
+        if self.training or torch.is_grad_enabled():
+            self._kernel_cache = None
+            return self._kernels(L)
+        params = (self.log_dt, self.log_A_real, self.A_imag, self.C)
+        key = (L, self.log_dt.device, tuple((id(p), p._version) for p in params))
+        if self._kernel_cache is None or self._kernel_cache[0] != key:
+            self._kernel_cache = (key, self._kernels(L))
+        return self._kernel_cache[1]
+
+    def ssm(self, u: torch.Tensor) -> torch.Tensor:
+        """The linear state-space map ``y = K * u + D u`` for ``u`` of shape (B, H, L)."""
+        L = u.shape[-1]
+        k = self._cached_kernels(L)
+        n = next_fast_len(2 * L, real=True)
+        if self.bidirectional:
+            # forward lags at [0, L), backward lags -1..-L at the end of the circular buffer
+            k = F.pad(k[0], (0, n - L)) + F.pad(k[1].flip(-1), (n - L, 0))
+        else:
+            k = k[0]
+        k_f = torch.fft.rfft(k, n=n)
+        u_f = torch.fft.rfft(u, n=n)
+        y = torch.fft.irfft(u_f * k_f, n=n)[..., :L]
+        return y + u * self.D.unsqueeze(-1)
+
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply the layer to ``u`` (B, L, H); padded positions are zeroed first."""
+        if mask is not None:
+            u = u * mask.unsqueeze(-1).to(u.dtype)
+        y = self.ssm(u.transpose(1, 2))
+        y = self.dropout(self.activation(y))
+        y = F.glu(self.output_linear(y), dim=1)
+        return y.transpose(1, 2)
+
+
+class PGC(nn.Module):
+    """Projected Gated Convolution: ``norm(out_proj(v * dwconv(x)))`` with ``[x, v] = norm(in_proj(u))``.
+
+    The element-wise product of a local convolution path and a linear path models
+    second-order interactions between nearby positions. ``gating="additive"`` replaces
+    the product by a sum (an ablation, not Lyra).
+    """
+
+    def __init__(self, d_model: int, expansion: float = 1.0, kernel_size: int = 3, gating: str = "multiplicative"):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep length, got {kernel_size}")
+        if gating not in ("multiplicative", "additive"):
+            raise ValueError(f"gating must be 'multiplicative' or 'additive', got {gating!r}")
+        width = int(d_model * expansion)
+        if width < 1:
+            raise ValueError(f"d_model * expansion must be >= 1, got {d_model} * {expansion}")
+        self.gating = gating
+        self.in_proj = nn.Linear(d_model, 2 * width)
+        self.in_norm = nn.RMSNorm(2 * width, eps=1e-6)
+        self.conv = nn.Conv1d(width, width, kernel_size, padding=kernel_size // 2, groups=width)
+        self.out_proj = nn.Linear(width, d_model)
+        self.out_norm = nn.RMSNorm(d_model, eps=1e-6)
+
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply the block to ``u`` (B, L, d_model); padded positions enter the conv as zeros."""
+        x, v = self.in_norm(self.in_proj(u)).chunk(2, dim=-1)
+        if mask is not None:
+            x = x * mask.unsqueeze(-1).to(x.dtype)
+        conv_x = self.conv(x.transpose(1, 2)).transpose(1, 2)
+        gated = v * conv_x if self.gating == "multiplicative" else v + conv_x
+        return self.out_norm(self.out_proj(gated))
+
+
+class Lyra(nn.Module):
+    """Encoder -> PGC blocks -> residual S4D layers -> masked pooling -> decoder.
+
+    With ``d_input=20, d_output=1`` and the defaults this has 47,169 trainable parameters.
+    ``pgc_expansions=()`` gives an S4D-only model, ``n_s4d_layers=0`` a PGC-only model.
+    """
+
+    def __init__(
+        self,
+        d_input: int,
+        d_output: int,
+        d_model: int = 64,
+        d_state: int = 64,
+        dropout: float = 0.2,
+        pgc_expansions: tuple[float, ...] = (0.25, 2.0),
+        conv_kernel_size: int = 3,
+        gating: str = "multiplicative",
+        n_s4d_layers: int = 1,
+        bidirectional: bool = False,
+        pooling: str = "mean",
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        ssm_lr: float | None = None,
+    ):
+        super().__init__()
+        if pooling not in POOLING:
+            raise ValueError(f"pooling must be one of {sorted(POOLING)}, got {pooling!r}")
+        self.pooling = pooling
+        self.encoder = nn.Linear(d_input, d_model)
+        self.pgc_layers = nn.ModuleList(
+            PGC(d_model, expansion, conv_kernel_size, gating) for expansion in pgc_expansions
+        )
+        self.s4d_norms = nn.ModuleList(nn.RMSNorm(d_model, eps=1e-6) for _ in range(n_s4d_layers))
+        self.s4d_layers = nn.ModuleList(
+            S4D(d_model, d_state, dropout, dt_min, dt_max, bidirectional, ssm_lr) for _ in range(n_s4d_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.decoder = nn.Linear(d_model, d_output)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict (B, d_output) from one-hot ``x`` (B, L, d_input) and ``mask`` (B, L)."""
+        if mask is None:
+            mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        h = self.encoder(x)
+        for pgc in self.pgc_layers:
+            h = pgc(h, mask)
+        for norm, s4d in zip(self.s4d_norms, self.s4d_layers):
+            h = h + self.dropout(s4d(norm(h), mask))
+        return self.decoder(POOLING[self.pooling](h, mask))
+
+
+def optimizer_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:
+    """Parameter groups for AdamW: SSM dt and A get no weight decay and their own lr if set."""
+    default, special = [], {}
+    for param in model.parameters():
+        if not param.requires_grad:
+            continue
+        hp = getattr(param, "_optim", None)
+        if hp is None:
+            default.append(param)
+        else:
+            key = (hp["weight_decay"], hp["lr"] if hp["lr"] is not None else lr)
+            special.setdefault(key, []).append(param)
+    groups = [{"params": default, "weight_decay": weight_decay, "lr": lr}]
+    groups += [{"params": ps, "weight_decay": wd, "lr": group_lr} for (wd, group_lr), ps in special.items()]
+    return groups

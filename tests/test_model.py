@@ -1,0 +1,181 @@
+"""Numerical checks of the Lyra model against independent computations."""
+
+import numpy as np
+import pytest
+import torch
+
+from lyra.model import PGC, S4D, Lyra, masked_mean, optimizer_groups
+
+
+def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
+    """An S4D layer whose parameters are all perturbed away from their initial values."""
+    torch.manual_seed(seed)
+    layer = S4D(d_model, d_state, bidirectional=bidirectional).double()
+    with torch.no_grad():
+        layer.log_dt.uniform_(np.log(1e-3), np.log(1e-1))
+        layer.log_A_real.add_(0.5 * torch.randn_like(layer.log_A_real))
+        layer.A_imag.add_(torch.randn_like(layer.A_imag))
+        layer.C.normal_()
+        layer.D.normal_()
+    return layer
+
+
+def _recurrence(layer: S4D, u: np.ndarray, direction: int = 0) -> np.ndarray:
+    """Step-by-step complex diagonal recurrence (float64), without the D skip.
+
+    x_k = exp(dt A) x_{k-1} + (exp(dt A) - 1) / A * u_k,   y_k = 2 Re(C x_k).
+    """
+    dt = np.exp(layer.log_dt.detach().numpy())
+    A = -np.exp(layer.log_A_real.detach().numpy()) + 1j * layer.A_imag.detach().numpy()
+    C = torch.view_as_complex(layer.C.detach()).numpy()[direction]
+    dA = np.exp(dt[:, None] * A)
+    dB = (dA - 1.0) / A
+    batch, H, L = u.shape
+    state = np.zeros((batch, H, A.shape[1]), dtype=complex)
+    y = np.empty((batch, H, L))
+    for k in range(L):
+        state = dA * state + dB * u[:, :, k : k + 1]
+        y[:, :, k] = 2.0 * np.real((C * state).sum(-1))
+    return y
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 300, 1000])
+def test_s4d_fft_convolution_matches_recurrence(length):
+    layer = _random_s4d()
+    u = torch.randn(2, 4, length, dtype=torch.float64)
+    with torch.no_grad():
+        y_fft = layer.ssm(u).numpy()
+    D = layer.D.detach().numpy()
+    y_rec = _recurrence(layer, u.numpy()) + D[None, :, None] * u.numpy()
+    np.testing.assert_allclose(y_fft, y_rec, rtol=1e-4, atol=1e-4 * np.abs(y_rec).max())
+
+
+def test_s4d_float32_kernel_matches_recurrence_impulse_response():
+    """The default float32 layer: its kernel is the recurrence's impulse response."""
+    torch.manual_seed(1)
+    layer = S4D(8, 16)
+    length = 500
+    impulse = np.zeros((1, 8, length))
+    impulse[0, :, 0] = 1.0
+    expected = _recurrence(layer, impulse)[0]
+    with torch.no_grad():
+        kernel = layer.kernel(length).double().numpy()
+    np.testing.assert_allclose(kernel, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_bidirectional_matches_forward_plus_reversed_recurrence():
+    layer = _random_s4d(bidirectional=True)
+    u = torch.randn(1, 4, 50, dtype=torch.float64)
+    with torch.no_grad():
+        y = layer.ssm(u).numpy()
+    un = u.numpy()
+    forward = _recurrence(layer, un, direction=0)
+    # backward kernel k1 acts on strictly later positions: lag -d uses k1[d - 1]
+    shifted = np.concatenate([un[:, :, 1:], np.zeros_like(un[:, :, :1])], axis=-1)
+    backward = _recurrence(layer, shifted[:, :, ::-1].copy(), direction=1)[:, :, ::-1]
+    expected = forward + backward + layer.D.detach().numpy()[None, :, None] * un
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("length", [9000, 20000])
+def test_no_wraparound_at_long_lengths(length):
+    """FFT convolution equals a direct causal convolution at the first and last positions."""
+    torch.manual_seed(2)
+    layer = S4D(2, 8)
+    with torch.no_grad():
+        layer.log_dt.fill_(np.log(1e-3))  # slow decay: the kernel reaches across the whole input
+        u = torch.randn(1, 2, length)
+        y = layer.ssm(u).double().numpy()[0]
+        kernel = layer.kernel(length).double().numpy()
+    un, D = u.double().numpy()[0], layer.D.detach().double().numpy()
+    positions = list(range(20)) + list(range(length - 20, length))
+    for h in range(2):
+        for t in positions:
+            direct = np.dot(kernel[h, : t + 1][::-1], un[h, : t + 1]) + D[h] * un[h, t]
+            assert direct == pytest.approx(y[h, t], rel=1e-3, abs=1e-3 * np.abs(y[h]).max())
+
+
+def test_kernel_cache_is_invalidated_when_parameters_change():
+    layer = S4D(4, 8).eval()
+    u = torch.randn(1, 10, 4)
+    with torch.no_grad():
+        first = layer(u)
+        assert torch.equal(first, layer(u))
+        layer.log_dt.add_(0.5)
+        changed = layer(u)
+    assert not torch.allclose(first, changed)
+    with torch.no_grad():
+        fresh = S4D(4, 8).eval()
+        fresh.load_state_dict(layer.state_dict())
+        assert torch.allclose(fresh(u), changed, atol=1e-6)
+
+
+def test_parameter_count_matches_reference():
+    model = Lyra(d_input=20, d_output=1, d_model=64, d_state=64)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert abs(n_params - 47_169) <= 0.01 * 47_169
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_prediction_independent_of_batch_padding(bidirectional, pooling):
+    torch.manual_seed(3)
+    model = Lyra(4, 2, d_model=16, d_state=8, bidirectional=bidirectional, pooling=pooling).eval()
+    lengths = [7, 30, 19]
+    x = torch.zeros(3, 30, 4)
+    mask = torch.zeros(3, 30, dtype=torch.bool)
+    for i, n in enumerate(lengths):
+        x[i, torch.arange(n), torch.randint(0, 4, (n,))] = 1.0
+        x[i, n:] = torch.rand(30 - n, 4)  # junk in the padding must not matter
+        mask[i, :n] = True
+    with torch.no_grad():
+        batched = model(x, mask)
+        for i, n in enumerate(lengths):
+            alone = model(x[i : i + 1, :n])
+            torch.testing.assert_close(batched[i : i + 1], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_pgc_gating_is_multiplicative_and_local():
+    """A change at one position reaches only kernel_size // 2 neighbours through PGC."""
+    torch.manual_seed(4)
+    block = PGC(8, expansion=1.0, kernel_size=3).eval()
+    u = torch.randn(1, 20, 8)
+    v = u.clone()
+    v[0, 10] += 1.0
+    with torch.no_grad():
+        diff = (block(u) - block(v)).abs().sum(-1)[0]
+    changed = torch.nonzero(diff > 1e-6).flatten().tolist()
+    assert changed == [9, 10, 11]
+
+
+def test_masked_mean_ignores_padding():
+    x = torch.tensor([[[1.0], [3.0], [100.0]]])
+    mask = torch.tensor([[True, True, False]])
+    assert masked_mean(x, mask).item() == pytest.approx(2.0)
+
+
+def test_ssm_parameters_get_their_own_group():
+    model = Lyra(4, 1, d_model=8, d_state=4, ssm_lr=1e-4)
+    groups = optimizer_groups(model, weight_decay=0.01, lr=1e-3)
+    ssm = [g for g in groups if g["weight_decay"] == 0.0]
+    assert len(ssm) == 1 and ssm[0]["lr"] == 1e-4
+    ssm_ids = {id(p) for p in ssm[0]["params"]}
+    layer = model.s4d_layers[0]
+    assert ssm_ids == {id(layer.log_dt), id(layer.log_A_real), id(layer.A_imag)}
+    n_grouped = sum(len(g["params"]) for g in groups)
+    assert n_grouped == len(list(model.parameters()))
+
+
+def test_tiny_model_overfits_random_sequences():
+    torch.manual_seed(5)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (64, 20)), 4).float()
+    y = torch.randn(64, 1)
+    model = Lyra(4, 1, d_model=32, d_state=16, dropout=0.0)
+    optimizer = torch.optim.AdamW(optimizer_groups(model, 0.0, 3e-3))
+    initial = torch.nn.functional.mse_loss(model(x), y).item()
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.1 * initial
