@@ -1,0 +1,142 @@
+"""Baselines the paper compares Lyra with: a CNN, a small Transformer and ridge regression.
+
+The neural baselines share Lyra's interface: ``forward(x (B, L, A) float, mask (B, L)
+bool) -> (B, d_output)``, with masked mean pooling so padding does not change a
+sequence's output.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.model_selection import StratifiedKFold
+from torch import nn
+
+from lyra.model import masked_mean
+
+RIDGE_ALPHAS = np.logspace(-3, 3, 13)
+LOGISTIC_CS = np.logspace(-3, 3, 13)  # inverse regularisation strengths
+
+
+def _full_mask(x: torch.Tensor) -> torch.Tensor:
+    return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+
+
+class CNN(nn.Module):
+    """Stack of 'same'-padded 1D convolutions with GELU and dropout, masked mean pooling, linear head.
+
+    Padded positions are zeroed before every convolution, so they never leak into real
+    ones. With ``d_input=20, d_output=1`` and the defaults this has 47,617 parameters.
+    """
+
+    def __init__(self, d_input: int, d_output: int, channels: int = 64, kernel_size: int = 5,
+                 n_layers: int = 3, dropout: float = 0.2):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+        self.convs = nn.ModuleList(
+            nn.Conv1d(d_input if i == 0 else channels, channels, kernel_size, padding=kernel_size // 2)
+            for i in range(n_layers)
+        )
+        self.activation = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(channels, d_output)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict (B, d_output) from ``x`` (B, L, d_input) and ``mask`` (B, L)."""
+        if mask is None:
+            mask = _full_mask(x)
+        keep = mask.unsqueeze(1).to(x.dtype)  # (B, 1, L)
+        h = x.transpose(1, 2)
+        for conv in self.convs:
+            h = self.dropout(self.activation(conv(h * keep)))
+        return self.head(masked_mean(h.transpose(1, 2), mask))
+
+
+class TransformerEncoderModel(nn.Module):
+    """Linear embedding + learned positions -> TransformerEncoder -> masked mean pooling -> linear head.
+
+    Parameters: 34,881 + 64 * max_len with ``d_input=20, d_output=1`` and the other
+    defaults, i.e. 47,681 at ``max_len=200`` (Lyra: 47,169); the learned position table
+    grows with ``max_len``, so set it to the longest sequence of the task.
+    """
+
+    def __init__(self, d_input: int, d_output: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 1,
+                 dim_feedforward: int = 128, max_len: int = 512, dropout: float = 0.2):
+        super().__init__()
+        self.max_len = max_len
+        self.embed = nn.Linear(d_input, d_model)
+        self.positions = nn.Embedding(max_len, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward, dropout, activation="gelu",
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, d_output)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict (B, d_output) from ``x`` (B, L, d_input) and ``mask`` (B, L)."""
+        length = x.shape[1]
+        if length > self.max_len:
+            raise ValueError(
+                f"input length {length} exceeds the Transformer's max_len={self.max_len}; "
+                "build the model with max_len >= the longest sequence"
+            )
+        if mask is None:
+            mask = _full_mask(x)
+        h = self.embed(x) + self.positions(torch.arange(length, device=x.device))
+        h = self.encoder(h, src_key_padding_mask=~mask)
+        return self.head(masked_mean(h, mask))
+
+
+class RidgeResult(NamedTuple):
+    """Ridge/logistic baseline output: predictions for the test rows and the fitted model.
+
+    ``predictions`` are values (regression) or class indices (classification);
+    ``probabilities`` is (n_test, n_classes) for classification, else None.
+    """
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    model: object
+
+
+def _flatten(X, name: str) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim not in (2, 3):
+        raise ValueError(f"{name} must be (n, L, A) one-hot or (n, features), got shape {X.shape}")
+    return X.reshape(len(X), -1)
+
+
+def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
+                   n_classes: int | None = None) -> RidgeResult:
+    """Linear baseline on flattened one-hot features.
+
+    ``train_X``/``test_X`` are one-hot arrays (n, L, A) padded to one common length (e.g.
+    ``lyra.encode.one_hot(seqs, alphabet, length=L)``) or already flat (n, features).
+    Regression uses RidgeCV (alphas 1e-3..1e3, efficient leave-one-out); binary and
+    multiclass use LogisticRegressionCV (C 1e-3..1e3 chosen by log-loss on seeded stratified
+    folds).
+    ``n_classes`` widens the probability matrix to classes absent from training (zeros).
+    """
+    train = _flatten(train_X, "train_X")
+    test = _flatten(test_X, "test_X")
+    if train.shape[1] != test.shape[1]:
+        raise ValueError(f"train_X has {train.shape[1]} features but test_X has {test.shape[1]}; "
+                         "encode both to the same length")
+    train_y = np.asarray(train_y)
+    if task_type == "regression":
+        model = RidgeCV(alphas=RIDGE_ALPHAS).fit(train, train_y.astype(float))
+        return RidgeResult(model.predict(test), None, model)
+    if task_type not in ("binary", "multiclass"):
+        raise ValueError(f"unknown task_type {task_type!r}")
+    train_y = train_y.astype(int)
+    smallest_class = int(np.bincount(train_y)[np.unique(train_y)].min())
+    folds = StratifiedKFold(n_splits=max(2, min(5, smallest_class)), shuffle=True, random_state=seed)
+    model = LogisticRegressionCV(Cs=LOGISTIC_CS, cv=folds, scoring="neg_log_loss", max_iter=2000, random_state=seed)
+    model.fit(train, train_y)
+    width = max(n_classes or 0, int(model.classes_.max()) + 1)
+    probabilities = np.zeros((len(test), width))
+    probabilities[:, model.classes_] = model.predict_proba(test)
+    return RidgeResult(probabilities.argmax(axis=1), probabilities, model)
