@@ -1,0 +1,279 @@
+"""The training loop: AdamW, early stopping on a validation metric, exact resumption.
+
+``fit`` trains any ``nn.Module`` that maps (x, mask) to outputs; ``train_fold`` is the
+task-level entry point the workflow and the CLI call: it encodes one fold of a prepared
+table, builds the model, trains it and writes ``model.pt``, ``history.csv`` and
+``predictions.tsv``.
+
+Every epoch ends with a checkpoint holding the model, optimizer, scheduler, best state
+and all random-number-generator states, so a killed run that restarts from it ends
+with bit-identical results on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from lyra.atomic import atomic_path
+from lyra.metrics import METRICS
+from lyra.model import optimizer_groups
+from lyra.provenance import config_hash
+
+log = logging.getLogger(__name__)
+
+CLASSIFICATION = ("binary", "multiclass")
+
+
+@dataclass
+class TrainerConfig:
+    """Optimisation settings; every field can be overridden from a task's ``trainer:`` block."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    eval_batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    patience: int = 10
+    scheduler: str = "constant"  # constant | cosine
+    standardize_targets: bool = True
+    class_weights: bool = False
+    selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
+    grad_clip: float | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "TrainerConfig":
+        """Build from a dict, rejecting unknown keys by name."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
+        config = cls(**values)
+        if config.scheduler not in ("constant", "cosine"):
+            raise ValueError(f"trainer.scheduler must be 'constant' or 'cosine', got {config.scheduler!r}")
+        return config
+
+
+@dataclass
+class EncodedSet:
+    """One-hot inputs, their mask and targets (standardised floats or class indices)."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class FitResult:
+    best_state: dict
+    best_epoch: int
+    best_score: float
+    history: pd.DataFrame
+    resumed_from_epoch: int
+
+
+def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Rows ``index`` trimmed to their longest sequence, on ``device``."""
+    mask = data.mask[index]
+    width = int(mask.sum(1).max())
+    return (
+        data.x[index, :width].to(device, non_blocking=True),
+        mask[:, :width].to(device, non_blocking=True),
+        data.y[index].to(device, non_blocking=True),
+    )
+
+
+@torch.no_grad()
+def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch_size: int, device) -> np.ndarray:
+    """Raw model outputs (n, d_output) in eval mode, in input order."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(x), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(x)))
+        xb, mb, _ = _batch(EncodedSet(x, mask, torch.zeros(len(x))), index, device)
+        outputs.append(model(xb, mb).float().cpu())
+    return torch.cat(outputs).numpy() if outputs else np.zeros((0, 1), dtype=np.float32)
+
+
+def _loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
+    if task_type in CLASSIFICATION:
+        return F.cross_entropy(outputs, y, weight=class_weight)
+    return F.mse_loss(outputs.squeeze(-1), y)
+
+
+def _score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> float:
+    """Validation score (higher is better); NaN when the metric is undefined."""
+    if task_type in CLASSIFICATION:
+        if metric == "auroc":
+            probs = torch.softmax(torch.from_numpy(outputs), dim=1).numpy()
+            value = METRICS["auroc"](y, probs if probs.shape[1] > 2 else probs[:, 1])
+        else:
+            value = METRICS[metric](y, outputs.argmax(1))
+    else:
+        value = METRICS[metric](y, outputs[:, 0])
+    return float(value.value) * (-1.0 if metric == "mse" else 1.0)
+
+
+def _rng_state(generator: torch.Generator) -> dict:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "shuffle": generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    generator.set_state(state["shuffle"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fit(
+    model: torch.nn.Module,
+    train: EncodedSet,
+    valid: EncodedSet,
+    task_type: str,
+    config: TrainerConfig,
+    device: torch.device,
+    checkpoint_path: Path | None = None,
+    fingerprint: str = "",
+    history_path: Path | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
+
+    If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
+    everything that defines the run), training resumes after its last completed epoch.
+    """
+    metric = config.selection_metric or ("accuracy" if task_type in CLASSIFICATION else "spearman")
+    model.to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay, config.lr))
+    if config.scheduler == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    class_weight = None
+    if task_type in CLASSIFICATION and config.class_weights:
+        counts = torch.bincount(train.y, minlength=model_output_dim(model)).float().clamp_min(1.0)
+        class_weight = (counts.sum() / (len(counts) * counts)).to(device)
+
+    state = {"epoch": 0, "best_score": -np.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False}
+    best_state = copy.deepcopy(model.state_dict())
+    resumed_from = 0
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if saved.get("fingerprint") == fingerprint:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            best_state = saved["best_state"]
+            state = saved["state"]
+            _set_rng_state(saved["rng"], generator)
+            resumed_from = state["epoch"]
+            log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
+        else:
+            log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
+
+    bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
+    while state["epoch"] < config.epochs and not state["finished"]:
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train), generator=generator)
+        total_loss = 0.0
+        for start in range(0, len(train), config.batch_size):
+            xb, mb, yb = _batch(train, order[start : start + config.batch_size], device)
+            loss = _loss(model(xb, mb), yb, task_type, class_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total_loss += loss.item() * len(yb)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+
+        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device)
+        valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
+        score = _score(outputs, valid.y.numpy(), task_type, metric)
+        state["epoch"] += 1
+        improved = np.isfinite(score) and score > state["best_score"]
+        if improved or state["epoch"] == 1:
+            best_state = copy.deepcopy(model.state_dict())
+            state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=state["epoch"])
+        state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
+        state["finished"] = state["bad_epochs"] >= config.patience
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "train_loss": total_loss / max(1, len(train)),
+                "valid_loss": valid_loss,
+                f"valid_{metric}": score * (-1.0 if metric == "mse" else 1.0),
+                "lr": lr,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        if checkpoint_path is not None:
+            with atomic_path(checkpoint_path) as tmp:
+                torch.save(
+                    {
+                        "fingerprint": fingerprint,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "best_state": best_state,
+                        "state": state,
+                        "rng": _rng_state(generator),
+                    },
+                    tmp,
+                )
+        if history_path is not None:
+            with atomic_path(history_path) as tmp:
+                pd.DataFrame(state["history"]).to_csv(tmp, index=False)
+        bar.update(1)
+        bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{score:.4f}"})
+    bar.close()
+    if state["finished"]:
+        log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
+    log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])
+    return FitResult(best_state, state["best_epoch"], state["best_score"], pd.DataFrame(state["history"]), resumed_from)
+
+
+def model_output_dim(model: torch.nn.Module) -> int:
+    """Number of outputs of the model's final linear layer."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features
+
+
+def run_fingerprint(*parts) -> str:
+    """A hash of everything that defines a training run, to match checkpoints to runs."""
+    return config_hash([str(p) if isinstance(p, Path) else p for p in parts])

@@ -1,0 +1,75 @@
+"""The training loop: determinism, exact resumption, best-state selection, early stopping."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from lyra.model import Lyra
+from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs
+
+
+def _dataset(n, seed, length=12):
+    """Random DNA one-hot sequences whose target counts G's in the first half."""
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, 4, (n, length), generator=g)
+    x = torch.nn.functional.one_hot(tokens, 4).float()
+    y = (tokens[:, : length // 2] == 2).float().sum(1)
+    y = (y - y.mean()) / y.std()
+    return EncodedSet(x, torch.ones(n, length, dtype=torch.bool), y)
+
+
+def _run(tmp_path=None, epochs=4, name="ckpt.pt", fingerprint="run", **overrides):
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, dropout=0.1)
+    config = TrainerConfig(epochs=epochs, batch_size=16, seed=3, **overrides)
+    checkpoint = None if tmp_path is None else tmp_path / name
+    result = fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"),
+                 checkpoint_path=checkpoint, fingerprint=fingerprint, progress=False)
+    return model, result
+
+
+def test_same_seed_gives_bit_identical_weights():
+    _, first = _run()
+    _, second = _run()
+    for key, value in first.best_state.items():
+        assert torch.equal(value, second.best_state[key]), key
+
+
+def test_resume_from_checkpoint_matches_uninterrupted_run(tmp_path):
+    _, uninterrupted = _run(epochs=4)
+    _run(tmp_path, epochs=2)  # "interrupted" after two epochs
+    model, resumed = _run(tmp_path, epochs=4)
+    assert resumed.resumed_from_epoch == 2
+    np.testing.assert_array_equal(resumed.history["train_loss"], uninterrupted.history["train_loss"])
+    for key, value in uninterrupted.best_state.items():
+        assert torch.equal(value, resumed.best_state[key]), key
+
+
+def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
+    _run(tmp_path, epochs=2, fingerprint="other")
+    _, result = _run(tmp_path, epochs=2, fingerprint="run")
+    assert result.resumed_from_epoch == 0
+
+
+def test_best_state_is_a_copy_that_reproduces_the_best_validation_score():
+    model, result = _run(epochs=8, lr=0.05)
+    history = result.history
+    best_row = history.loc[history["valid_spearman"].idxmax()]
+    assert result.best_epoch == int(best_row["epoch"])
+    valid = _dataset(48, 2)
+    model.load_state_dict(result.best_state)
+    outputs = predict_outputs(model, valid.x, valid.mask, 64, torch.device("cpu"))
+    rho = spearmanr(valid.y.numpy(), outputs[:, 0]).statistic
+    assert rho == pytest.approx(best_row["valid_spearman"], abs=1e-6)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    _, result = _run(epochs=50, lr=0.0, patience=3)  # lr 0: the score never improves after epoch 1
+    assert len(result.history) == 4
+    assert result.best_epoch == 1
+
+
+def test_unknown_trainer_option_is_named():
+    with pytest.raises(ValueError, match="epochz"):
+        TrainerConfig.from_dict({"epochz": 3})
