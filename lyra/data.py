@@ -1,0 +1,383 @@
+"""Turn one task's input files into the record table (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+
+from lyra.encode import normalise_sequences
+from lyra.errors import LyraInputError
+from lyra.io import read_bed_regions, read_fasta, read_table
+
+log = logging.getLogger(__name__)
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SPLIT_NAMES = ("train", "valid", "test")
+_SEPARATORS = {"csv": ",", "tsv": "\t"}
+
+
+# ---------------------------------------------------------------- configuration
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    """The config JSON Schema (YAML)."""
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def fill_defaults(instance: dict, schema: dict, root: dict) -> dict:
+    """Set every missing property that has a schema default, recursing into objects."""
+    schema = _resolve_ref(schema, root)
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve_ref(sub, root)
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and "properties" in sub:
+            fill_defaults(instance[key], sub, root)
+    return instance
+
+
+def validate_config(config: dict, source: str = "config") -> None:
+    """Validate the whole config against the schema; LyraInputError on the first problem."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "top level"
+        raise LyraInputError(source, f"key {where}", error.message)
+
+
+def resolve_task(config: dict, name: str) -> dict:
+    """The task entry ``name`` with schema defaults filled and top-level defaults merged.
+
+    ``model`` and ``trainer`` are the top-level blocks overridden key by key by the
+    task's own; ``seed`` is the task's or the top-level one; ``name`` is added.
+    """
+    validate_config(config)
+    if name not in config.get("tasks", {}):
+        raise LyraInputError("config", f"task '{name}'", f"no such task; tasks: {', '.join(config['tasks'])}")
+    schema = load_schema()
+    full = fill_defaults(copy.deepcopy(config), schema, schema)
+    task = copy.deepcopy(full["tasks"][name])
+    fill_defaults(task, schema["$defs"]["task"], schema)
+    task["model"] = {**full.get("model", {}), **task.get("model", {})}
+    task["trainer"] = {**full.get("trainer", {}), **task.get("trainer", {})}
+    task.setdefault("seed", full.get("seed", 0))
+    task["name"] = name
+    return task
+
+
+def input_paths(task: dict, data_root: Path) -> list[Path]:
+    """The task's input files (one path, or the fixed split files)."""
+    spec = task["input"]
+    if spec.get("files"):
+        return [Path(data_root) / p for p in spec["files"].values()]
+    return [Path(data_root) / spec["path"]]
+
+
+# ---------------------------------------------------------------- labels
+def label_key(value) -> str:
+    """Canonical spelling of a class label or split value: '1.0' ~ 1, yes/true ~ True."""
+    text = str(value).strip()
+    if text.lower() in ("true", "yes"):
+        return "True"
+    if text.lower() in ("false", "no"):
+        return "False"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _sorted_labels(keys) -> list[str]:
+    keys = sorted(set(keys))
+    try:
+        return sorted(keys, key=float)
+    except ValueError:
+        return keys
+
+
+# ---------------------------------------------------------------- reading
+def _require_column(table: pd.DataFrame, column: str, source: str, task_name: str, key: str) -> None:
+    if column not in table.columns:
+        available = ", ".join(c for c in table.columns if c not in ("line", "description"))
+        raise LyraInputError(
+            source, f"task '{task_name}', key {key}",
+            f"column '{column}' not found; available columns: {available}",
+        )
+
+
+def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
+    """Raw rows of one input file with a ``_where`` column locating each row."""
+    spec = task["input"]
+    fmt = spec["format"]
+    if fmt in _SEPARATORS:
+        table = read_table(path, sep=_SEPARATORS[fmt], header=spec.get("header", True),
+                           column_names=spec.get("column_names"))
+        first = table.attrs["first_data_line"]
+        table["_where"] = [f"line {i + first}" for i in table.index]
+        return table.reset_index(drop=True)
+    if fmt == "fasta":
+        table = read_fasta(path)
+        table["_where"] = [f"record '{i}' (line {n})" for i, n in zip(table["id"], table["line"])]
+        key = spec.get("fasta_label_key")
+        if key:
+            if key not in table.columns:
+                table[key] = np.nan
+            missing = table[key].isna()
+            if missing.any():
+                row = table[missing].iloc[0]
+                raise LyraInputError(
+                    path, row["_where"],
+                    f"header has no '{key}=' token (input.fasta_label_key); {int(missing.sum())} records lack it",
+                )
+        if spec.get("labels_table"):
+            table = _join_labels_table(table, Path(spec["_data_root"]) / spec["labels_table"], task, task_name)
+        return table
+    if fmt == "bed":
+        if not spec.get("genome"):
+            raise LyraInputError(path, f"task '{task_name}', key input.genome", "bed input needs a genome FASTA")
+        table = read_bed_regions(path, Path(spec["_data_root"]) / spec["genome"],
+                                 extra_names=spec.get("column_names"))
+        table["_where"] = [f"line {n}" for n in table["line"]]
+        return table
+    raise LyraInputError(path, f"task '{task_name}', key input.format", f"unknown format {fmt!r}")
+
+
+def _join_labels_table(fasta: pd.DataFrame, path: Path, task: dict, task_name: str) -> pd.DataFrame:
+    labels = read_table(path)
+    id_column = task["columns"].get("id") or "id"
+    _require_column(labels, id_column, str(path), task_name, "columns.id")
+    target = task["columns"]["target"]
+    _require_column(labels, target, str(path), task_name, "columns.target")
+    labels = labels.set_index(labels[id_column].astype(str))
+    missing = ~fasta["id"].isin(labels.index)
+    if missing.any():
+        row = fasta[missing].iloc[0]
+        raise LyraInputError(
+            fasta.attrs["source"], row["_where"],
+            f"id not in the labels table {path} ({int(missing.sum())} records missing)",
+        )
+    fasta[target] = labels.loc[fasta["id"], target].to_numpy()
+    return fasta
+
+
+def _apply_filter(table: pd.DataFrame, rule: dict | None, source: str, task_name: str) -> pd.DataFrame:
+    if not rule:
+        return table
+    _require_column(table, rule["column"], source, task_name, "input.filter.column")
+    keep = table[rule["column"]].map(label_key) == label_key(rule["equals"])
+    log.info("%s: filter %s == %r removed %d of %d rows",
+             source, rule["column"], rule["equals"], int((~keep).sum()), len(table))
+    return table[keep].reset_index(drop=True)
+
+
+def _crop(sequences: pd.Series, crop: dict | None, source: str) -> pd.Series:
+    if not crop:
+        return sequences
+    start, end = crop.get("start", 0), crop.get("end")
+    short = sequences.str.len() < (end if end is not None else 0)
+    if short.any():
+        log.info("%s: %d sequences are shorter than the crop end %s; kept what the window covers",
+                 source, int(short.sum()), end)
+    log.info("%s: cropped every sequence to [%s, %s)", source, start, end)
+    return sequences.str.slice(start, end)
+
+
+def _regression_targets(raw: pd.Series, wheres: pd.Series, source: str, column: str) -> np.ndarray:
+    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = ~np.isfinite(values.to_numpy())
+    if bad.any():
+        i = int(np.argmax(bad))
+        text = raw.iloc[i]
+        if pd.isna(text):
+            problem = f"target column '{column}' is empty (missing value)"
+        elif not math.isnan(values.iloc[i]):
+            problem = f"target {text!r} in column '{column}' is not finite"
+        else:
+            problem = f"target {text!r} in column '{column}' is not a number"
+        raise LyraInputError(source, wheres.iloc[i], problem + f" ({int(bad.sum())} bad rows)")
+    return values.to_numpy()
+
+
+def _class_targets(raw: pd.Series, wheres: pd.Series, source: str, classes: list[str]) -> np.ndarray:
+    keys = raw.map(lambda v: None if pd.isna(v) else label_key(v))
+    index = {label_key(c): i for i, c in enumerate(classes)}
+    codes = keys.map(index)
+    bad = codes.isna()
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        label = raw.iloc[i]
+        problem = "class label is missing" if pd.isna(label) else f"unknown class label {label!r}"
+        raise LyraInputError(source, wheres.iloc[i], f"{problem}; classes are {', '.join(map(str, classes))}")
+    return codes.astype(int).to_numpy()
+
+
+def _split_from_column(table: pd.DataFrame, split: dict, source: str, task_name: str) -> pd.Series:
+    column = split["column"]
+    _require_column(table, column, source, task_name, "split.column")
+    mapping = split.get("values") or {name: [name] for name in SPLIT_NAMES}
+    lookup = {label_key(v): name for name, values in mapping.items() for v in values}
+    keys = table[column].map(lambda v: "" if pd.isna(v) else label_key(v))
+    result = keys.map(lookup)
+    unexpected = result.isna()
+    if unexpected.any():
+        values = sorted(set(table.loc[unexpected, column].astype(str)))
+        raise LyraInputError(
+            source, table["_where"][unexpected].iloc[0],
+            f"split column '{column}' has unexpected values {values}; split.values maps {sorted(lookup)}",
+        )
+    return result
+
+
+def _apply_valid_column(table: pd.DataFrame, splits: pd.Series, column: str, source: str, task_name: str) -> pd.Series:
+    _require_column(table, column, source, task_name, "split.valid_column")
+    keys = table[column].map(lambda v: "False" if pd.isna(v) else label_key(v))
+    odd = ~keys.isin(["True", "False"])
+    if odd.any():
+        raise LyraInputError(source, table["_where"][odd].iloc[0],
+                             f"valid column '{column}' reads {table[column][odd].iloc[0]!r}, not True/False/empty")
+    marked = keys == "True"
+    in_test = marked & (splits == "test")
+    if in_test.any():
+        raise LyraInputError(source, table["_where"][in_test].iloc[0],
+                             f"row is marked valid by '{column}' but is in the test split")
+    log.info("%s: %d rows marked valid by column '%s'", source, int(marked.sum()), column)
+    return splits.mask(marked, "valid")
+
+
+def _fold_column(table: pd.DataFrame, column: str, source: str, task_name: str) -> np.ndarray:
+    _require_column(table, column, source, task_name, "split.column")
+    folds = pd.to_numeric(table[column], errors="coerce")
+    bad = folds.isna() | (folds % 1 != 0) | (folds < 0)
+    if bad.any():
+        raise LyraInputError(source, table["_where"][bad].iloc[0],
+                             f"fold column '{column}' reads {table[column][bad].iloc[0]!r}, not an integer >= 0")
+    return folds.astype(int).to_numpy()
+
+
+def _records_from_file(path: Path, task: dict, task_name: str, file_split: str | None) -> pd.DataFrame:
+    source = str(path)
+    table = _apply_filter(_read_one(path, task, task_name), task["input"].get("filter"), source, task_name)
+    if table.empty:
+        raise LyraInputError(path, f"task '{task_name}'", "no rows left after the filter")
+    columns = task["columns"]
+    fmt = task["input"]["format"]
+    seq_column = "sequence" if fmt in ("fasta", "bed") else columns.get("sequence", "sequence")
+    target_column = task["input"].get("fasta_label_key") or columns.get("target", "target")
+    _require_column(table, seq_column, source, task_name, "columns.sequence")
+    _require_column(table, target_column, source, task_name, "columns.target")
+
+    records = pd.DataFrame(index=table.index)
+    if fmt in ("fasta", "bed"):
+        records["id"] = table["id"].astype(str)
+    elif columns.get("id"):
+        _require_column(table, columns["id"], source, task_name, "columns.id")
+        records["id"] = table[columns["id"]].astype(str)
+    records["_where"] = table["_where"]
+    records["_source"] = source
+    sequences = _crop(table[seq_column].fillna("").astype(str), task.get("crop"), source)
+    records["sequence"], _ = normalise_sequences(
+        sequences.tolist(), records.get("id", records["_where"]).tolist(), task["alphabet"],
+        ambiguous=task.get("ambiguous", "error"), t_as_u=task.get("t_as_u", False),
+        source=source, max_length=task.get("max_length"), locations=records["_where"].tolist(),
+    )
+    records["_raw_target"] = table[target_column]
+    if columns.get("group"):
+        _require_column(table, columns["group"], source, task_name, "columns.group")
+        records["group"] = table[columns["group"]].fillna("").astype(str)
+    else:
+        records["group"] = ""
+    split = task.get("split", {})
+    if file_split is not None:
+        records["split"] = file_split
+    elif split.get("scheme") == "column":
+        records["split"] = _split_from_column(table, split, source, task_name)
+    if split.get("valid_column"):
+        if "split" not in records:
+            records["split"] = "train"
+        records["split"] = _apply_valid_column(table, records["split"], split["valid_column"], source, task_name)
+    if split.get("scheme") == "kfold_column":
+        records["fold"] = _fold_column(table, split["column"], source, task_name)
+    for column in ("chrom", "start", "end", "strand"):
+        if column in table:
+            records[column] = table[column]
+    return records
+
+
+def load_records(task: dict, data_root: str | Path, task_name: str | None = None) -> pd.DataFrame:
+    """Read, filter, map, crop and validate one task's input into the record table.
+
+    Columns: id, sequence, target, group, and where the input defines them split, fold,
+    chrom/start/end/strand. For classification ``attrs['classes']`` lists the class
+    labels in index order (given or inferred sorted). Bad input raises LyraInputError.
+    """
+    task_name = task_name or task.get("name", "task")
+    data_root = Path(data_root)
+    task = copy.deepcopy(task)
+    task.setdefault("columns", {})
+    task["input"]["_data_root"] = str(data_root)
+    files = task["input"].get("files")
+    if files:
+        bad = sorted(set(files) - set(SPLIT_NAMES))
+        if bad:
+            raise LyraInputError("config", f"task '{task_name}', key input.files",
+                                 f"split names {bad} are not train/valid/test")
+        parts = [_records_from_file(data_root / p, task, task_name, name) for name, p in files.items()]
+    else:
+        parts = [_records_from_file(data_root / task["input"]["path"], task, task_name, None)]
+    records = pd.concat(parts, ignore_index=True)
+    if "id" not in records or records["id"].isna().any():
+        records["id"] = [f"{task_name}_{i}" for i in range(len(records))]
+
+    dup = records["id"].duplicated(keep=False)
+    if dup.any():
+        first_id = records.loc[dup, "id"].iloc[0]
+        rows = records[records["id"] == first_id]
+        raise LyraInputError(
+            rows["_source"].iloc[1], rows["_where"].iloc[1],
+            f"duplicate id '{first_id}' (also at {rows['_source'].iloc[0]} {rows['_where'].iloc[0]}); "
+            f"{int(records['id'].duplicated().sum())} duplicates in all",
+        )
+
+    if task.get("task_type", "regression") == "regression":
+        target = np.concatenate([
+            _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0],
+                                task["input"].get("fasta_label_key") or task["columns"].get("target", "target"))
+            for _, p in records.groupby("_source", sort=False)
+        ])
+        records["target"] = target
+        classes = None
+    else:
+        classes = task.get("classes")
+        if not classes:
+            classes = _sorted_labels(records["_raw_target"].dropna().map(label_key))
+            log.info("task %s: inferred classes %s", task_name, classes)
+        if task["task_type"] == "binary" and len(classes) != 2:
+            raise LyraInputError(records["_source"].iloc[0], f"task '{task_name}', key classes",
+                                 f"binary task needs exactly 2 classes, found {classes}")
+        records["target"] = np.concatenate([
+            _class_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], classes)
+            for _, p in records.groupby("_source", sort=False)
+        ])
+    order = ["id", "sequence", "target", "group", "split", "fold", "chrom", "start", "end", "strand"]
+    records = records[[c for c in order if c in records.columns]].copy()
+    records.attrs["source"] = ", ".join(str(p) for p in input_paths(task, data_root))
+    records.attrs["classes"] = [str(c) for c in classes] if classes else None
+    log.info("task %s: %d records", task_name, len(records))
+    return records

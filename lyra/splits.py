@@ -1,0 +1,195 @@
+"""Assign train/valid/test splits and folds to a record table (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from lyra.errors import LyraInputError
+
+log = logging.getLogger(__name__)
+
+KFOLD_SCHEMES = ("kfold_column", "group_kfold")
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def _fail(records: pd.DataFrame, task: dict, problem: str) -> LyraInputError:
+    return LyraInputError(records.attrs.get("source", "<records>"), f"task '{task.get('name', 'task')}'", problem)
+
+
+def _has_groups(records: pd.DataFrame) -> bool:
+    return "group" in records and (records["group"].astype(str) != "").any()
+
+
+def _carve_valid(records: pd.DataFrame, pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask over ``records`` of a seeded ``fraction`` of the ``pool`` rows (grouped when possible)."""
+    chosen = np.zeros(len(records), dtype=bool)
+    rows = np.flatnonzero(pool)
+    if fraction <= 0 or rows.size < 2:
+        return chosen
+    if _has_groups(records):
+        groups = records["group"].to_numpy()[rows]
+        if np.unique(groups).size < 2:
+            return chosen
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        _, picked = next(splitter.split(rows, groups=groups))
+    else:
+        rng = np.random.default_rng(seed)
+        picked = rng.permutation(rows.size)[: max(1, round(fraction * rows.size))]
+    chosen[rows[picked]] = True
+    return chosen
+
+
+def _block_splits(records: pd.DataFrame, fractions: list[float]) -> np.ndarray:
+    """Genome blocks: sort by (chrom, start); the last test fraction is test, the block before it valid."""
+    if "chrom" not in records or "start" not in records:
+        raise ValueError("genome_blocks needs chrom and start columns (BED input)")
+    order = np.lexsort((records["start"].astype(int).to_numpy(), records["chrom"].astype(str).to_numpy()))
+    n = len(records)
+    n_test = round(fractions[2] / sum(fractions) * n)
+    n_valid = round(fractions[1] / sum(fractions) * n)
+    labels = np.empty(n, dtype=object)
+    labels[order[: n - n_test - n_valid]] = "train"
+    labels[order[n - n_test - n_valid : n - n_test]] = "valid"
+    labels[order[n - n_test :]] = "test"
+    return labels
+
+
+def _random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
+    shares = np.asarray(fractions, dtype=float) / sum(fractions)
+    cuts = np.round(np.cumsum(shares)[:-1] * n).astype(int)
+    labels = np.empty(n, dtype=object)
+    for name, part in zip(SPLIT_NAMES, np.split(np.random.default_rng(seed).permutation(n), cuts)):
+        labels[part] = name
+    return labels
+
+
+def _check_nonempty(splits: pd.Series, records: pd.DataFrame, task: dict, fold: int | None = None) -> None:
+    counts = splits.value_counts()
+    for name in SPLIT_NAMES:
+        if counts.get(name, 0) == 0:
+            where = f" in fold {fold}" if fold is not None else ""
+            raise _fail(records, task, f"the split leaves no {name} rows{where} "
+                        f"(counts: {', '.join(f'{k}={counts.get(k, 0)}' for k in SPLIT_NAMES)})")
+
+
+def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
+    """The prepared table: id, sequence, target, group, fold, split.
+
+    Single-split schemes give fold 0 and a split per row (valid carved from train by
+    ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
+    test fold and an empty split (see :func:`view`). A split leaving no train, valid or
+    test rows (in any fold) raises LyraInputError naming the task.
+    """
+    spec = task.get("split", {})
+    scheme = spec.get("scheme")
+    seed = int(spec.get("seed", 0))
+    prepared = records[["id", "sequence", "target"]].copy()
+    prepared["group"] = records["group"].fillna("").astype(str) if "group" in records else ""
+    prepared.attrs = dict(records.attrs)
+
+    if scheme in ("column", "files"):
+        if "split" not in records:
+            raise _fail(records, task, f"scheme {scheme} but the records carry no split")
+        prepared["split"] = records["split"].to_numpy()
+    elif scheme == "random":
+        prepared["split"] = _random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
+    elif scheme == "genome_blocks":
+        try:
+            prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
+        except ValueError as err:
+            raise _fail(records, task, str(err)) from None
+    elif scheme == "kfold_column":
+        if "fold" not in records:
+            raise _fail(records, task, "scheme kfold_column but the records carry no fold")
+        folds = records["fold"].astype(int).to_numpy()
+        k = int(folds.max()) + 1
+        missing = sorted(set(range(k)) - set(folds.tolist()))
+        if k < 2 or missing:
+            raise _fail(records, task, f"fold column must hold every fold 0..K-1 with K >= 2; "
+                        f"found {sorted(set(folds.tolist()))}")
+        prepared["fold"] = folds
+    elif scheme == "group_kfold":
+        if not _has_groups(records):
+            raise _fail(records, task, "group_kfold needs columns.group")
+        k = int(spec.get("n_folds", 5))
+        if records["group"].nunique() < k:
+            raise _fail(records, task, f"{records['group'].nunique()} groups cannot fill {k} folds")
+        splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        folds = np.empty(len(records), dtype=int)
+        for fold, (_, test) in enumerate(splitter.split(records, groups=records["group"])):
+            folds[test] = fold
+        prepared["fold"] = folds
+    else:
+        raise _fail(records, task, f"unknown split scheme {scheme!r}")
+
+    if scheme in KFOLD_SCHEMES:
+        prepared["split"] = ""
+        for fold in range(n_folds(prepared)):
+            _check_nonempty(view(prepared, fold, task)["split"], records, task, fold)
+    else:
+        prepared["fold"] = 0
+        if not (prepared["split"] == "valid").any():
+            valid = _carve_valid(prepared, (prepared["split"] == "train").to_numpy(),
+                                 float(spec.get("valid_fraction", 0.15)), seed)
+            prepared.loc[valid, "split"] = "valid"
+            log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
+                     task.get("name"), int(valid.sum()), spec.get("valid_fraction", 0.15))
+        _check_nonempty(prepared["split"], records, task)
+    return prepared[["id", "sequence", "target", "group", "fold", "split"]]
+
+
+def n_folds(prepared: pd.DataFrame) -> int:
+    """Number of folds (1 for single-split tables)."""
+    return int(prepared["fold"].max()) + 1 if (prepared["split"] == "").all() else 1
+
+
+def view(prepared: pd.DataFrame, fold: int, task: dict) -> pd.DataFrame:
+    """The prepared rows with ``split`` filled in for ``fold``.
+
+    K-fold: test = fold ``fold``, valid = a seeded ``valid_fraction`` of the other rows
+    (grouped when groups exist; seed = split.seed + fold), train = the rest.
+    Single-split tables are returned as they are (fold must be 0).
+    """
+    if n_folds(prepared) == 1 and not (prepared["split"] == "").all():
+        if fold != 0:
+            raise ValueError(f"single-split table has only fold 0, not {fold}")
+        return prepared.copy()
+    spec = task.get("split", {})
+    out = prepared.copy()
+    test = (out["fold"] == fold).to_numpy()
+    valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+    out["split"] = np.where(test, "test", np.where(valid, "valid", "train"))
+    return out
+
+
+def _overlap_counts(parts: dict[str, pd.Series]) -> dict:
+    within = {name: int(seqs.duplicated().sum()) for name, seqs in parts.items()}
+    unique = {name: set(seqs) for name, seqs in parts.items()}
+    names = list(parts)
+    shared = {
+        f"{a}-{b}": len(unique[a] & unique[b]) for i, a in enumerate(names) for b in names[i + 1 :]
+    }
+    return {"rows": {n: int(len(s)) for n, s in parts.items()},
+            "duplicates_within": within, "sequences_shared": shared}
+
+
+def leakage_report(prepared: pd.DataFrame, task: dict | None = None) -> dict:
+    """Duplicate sequences within each split and distinct sequences shared across splits.
+
+    Per fold for k-fold tables (train/valid/test when ``task`` is given, else
+    rest/test). JSON-serialisable.
+    """
+    folds = {}
+    for fold in range(n_folds(prepared)):
+        if (prepared["split"] == "").all() and task is None:
+            test = prepared["fold"] == fold
+            parts = {"rest": prepared.loc[~test, "sequence"], "test": prepared.loc[test, "sequence"]}
+        else:
+            table = view(prepared, fold, task or {})
+            parts = {name: table.loc[table["split"] == name, "sequence"] for name in SPLIT_NAMES}
+        folds[str(fold)] = _overlap_counts(parts)
+    return {"n_folds": len(folds), "folds": folds}
