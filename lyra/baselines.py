@@ -134,7 +134,9 @@ def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
     train_y = train_y.astype(int)
     smallest_class = int(np.bincount(train_y)[np.unique(train_y)].min())
     folds = StratifiedKFold(n_splits=max(2, min(5, smallest_class)), shuffle=True, random_state=seed)
-    model = LogisticRegressionCV(Cs=LOGISTIC_CS, cv=folds, scoring="neg_log_loss", max_iter=2000, random_state=seed)
+    model = LogisticRegressionCV(
+        Cs=LOGISTIC_CS, cv=folds, scoring="neg_log_loss", max_iter=2000, random_state=seed
+    )
     model.fit(train, train_y)
     width = max(n_classes or 0, int(model.classes_.max()) + 1)
     probabilities = np.zeros((len(test), width))

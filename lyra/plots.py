@@ -1,0 +1,182 @@
+"""Figures for the report; each function writes one PNG.
+
+Figures are built with matplotlib's object API (``matplotlib.figure.Figure``), which
+renders PNGs with the Agg backend and keeps no global pyplot state, so nothing has to
+be closed and no display is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
+
+HEXBIN_ABOVE = 2000  # test rows above which the scatter becomes a hexbin density plot
+DPI = 150
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def _number(value) -> float:
+    """``value`` as a float; NaN for None, NaN or anything non-numeric."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _format_value(value) -> str:
+    number = _number(value)
+    return "undefined" if math.isnan(number) else f"{number:.3f}"
+
+
+def _test_rows(pred_df: pd.DataFrame) -> pd.DataFrame:
+    return pred_df[pred_df["split"] == "test"] if "split" in pred_df.columns else pred_df
+
+
+def scatter_pred_vs_true(pred_df: pd.DataFrame, path, metric_name: str, metric_value,
+                         target_label: str | None = None, note: str | None = None) -> Path:
+    """Predicted vs true values of the test rows (hexbin above HEXBIN_ABOVE rows), y = x
+    dashed, the metric in the title and an optional ``note`` (e.g. "lower log_tx =
+    stronger promoter") under it. A NaN/None ``metric_value`` reads "undefined"."""
+    test = _test_rows(pred_df)
+    y_true = test["y_true"].to_numpy(dtype=float)
+    y_pred = test["y_pred"].to_numpy(dtype=float)
+    finite = np.isfinite(y_true) & np.isfinite(y_pred)
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    if finite.sum() > HEXBIN_ABOVE:
+        cells = ax.hexbin(y_true[finite], y_pred[finite], gridsize=60, bins="log", mincnt=1, cmap="viridis")
+        fig.colorbar(cells, ax=ax, label="rows (log)")
+    else:
+        ax.scatter(y_true[finite], y_pred[finite], s=8, alpha=0.6, edgecolors="none")
+    if finite.any():
+        low = min(y_true[finite].min(), y_pred[finite].min())
+        high = max(y_true[finite].max(), y_pred[finite].max())
+        ax.plot([low, high], [low, high], "k--", lw=0.8)
+    label = target_label or "target"
+    ax.set_xlabel(f"true {label}")
+    ax.set_ylabel(f"predicted {label}")
+    title = f"test {metric_name} = {_format_value(metric_value)} (n = {int(finite.sum())})"
+    ax.set_title(title if note is None else f"{title}\n{note}", fontsize=10)
+    return _save(fig, path)
+
+
+def _best_epoch(history: pd.DataFrame) -> int | None:
+    """Epoch with the highest valid_metric (all our selection metrics are higher-is-better),
+    falling back to the lowest valid_loss when the metric is never defined."""
+    for column, pick in (("valid_metric", "idxmax"), ("valid_loss", "idxmin")):
+        if column in history.columns and history[column].notna().any():
+            return int(history.loc[getattr(history[column], pick)(), "epoch"])
+    return None
+
+
+def learning_curves(history_df: pd.DataFrame, path) -> Path:
+    """Train/valid loss, valid metric (and learning rate when logged) against epoch,
+    with the best epoch marked by a vertical line."""
+    has_lr = "lr" in history_df.columns
+    fig = Figure(figsize=(12 if has_lr else 8, 3.5))
+    axes = fig.subplots(1, 3 if has_lr else 2, sharex=True)
+    epoch = history_df["epoch"]
+    axes[0].plot(epoch, history_df["train_loss"], label="train")
+    axes[0].plot(epoch, history_df["valid_loss"], label="valid")
+    axes[0].set_ylabel("loss")
+    axes[0].legend()
+    axes[1].plot(epoch, history_df["valid_metric"], color="tab:green")
+    axes[1].set_ylabel("valid metric")
+    if has_lr:
+        axes[2].plot(epoch, history_df["lr"], color="tab:gray")
+        axes[2].set_ylabel("learning rate")
+    best = _best_epoch(history_df)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if best is not None:
+            ax.axvline(best, color="tab:red", ls=":", lw=1)
+    axes[1].set_title("best epoch: " + ("none" if best is None else str(best)), fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
+    """One-vs-rest ROC curve per class on the test rows (binary: the positive class only).
+    Classes without both positives and negatives in the test rows are listed as undefined."""
+    test = _test_rows(pred_df)
+    y_true = test["y_true"].to_numpy()
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    shown = [1] if len(classes) == 2 else range(len(classes))
+    for c in shown:
+        positive = y_true == c
+        scores = test[f"prob_{classes[c]}"].to_numpy(dtype=float)
+        if positive.all() or not positive.any() or not np.isfinite(scores).all():
+            ax.plot([], [], " ", label=f"{classes[c]}: AUROC undefined")
+            continue
+        fpr, tpr, _ = roc_curve(positive, scores)
+        ax.plot(fpr, tpr, label=f"{classes[c]}: AUROC {roc_auc_score(positive, scores):.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC, test rows (n = {len(test)})", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
+    """Counts of true (rows) vs predicted (columns) classes on the test rows."""
+    test = _test_rows(pred_df)
+    counts = confusion_matrix(test["y_true"].astype(int), test["y_pred"].astype(int), labels=range(len(classes)))
+    fig = Figure(figsize=(1.2 * len(classes) + 2.5, 1.2 * len(classes) + 2))
+    ax = fig.subplots()
+    ConfusionMatrixDisplay(counts, display_labels=[str(c) for c in classes]).plot(ax=ax, colorbar=False, cmap="Blues")
+    ax.set_title(f"test rows (n = {len(test)})", fontsize=10)
+    return _save(fig, path)
+
+
+def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
+    """Main test metric per task (groups) and model (bars) with bootstrap CI error bars;
+    a black bar-wide line marks a published value when the row has one. Undefined
+    values are written as "n/a" instead of a bar. One row per (task, model)."""
+    duplicated = summary_df.duplicated(["task", "model"])
+    if duplicated.any():
+        pairs = summary_df.loc[duplicated, ["task", "model"]].values.tolist()
+        raise ValueError(f"summary has repeated (task, model) rows: {pairs}")
+    tasks = list(dict.fromkeys(summary_df["task"]))
+    models = list(dict.fromkeys(summary_df["model"]))
+    width = 0.8 / len(models)
+    fig = Figure(figsize=(max(5.0, 1.3 * len(tasks) * max(1, len(models) / 2)), 4))
+    ax = fig.subplots()
+    labelled = set()
+    for row in summary_df.to_dict("records"):
+        m = models.index(row["model"])
+        x = tasks.index(row["task"]) - 0.4 + width * (m + 0.5)
+        value = _number(row["value"])
+        if math.isnan(value):
+            ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+        else:
+            ax.bar(x, value, width, color=f"C{m}", label=None if row["model"] in labelled else row["model"])
+            labelled.add(row["model"])
+            low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
+            if not (math.isnan(low) or math.isnan(high)):
+                ax.errorbar(x, value, yerr=[[value - low], [high - value]], color="k", capsize=2, lw=0.8)
+        published = _number(row.get("published_value"))
+        if not math.isnan(published):
+            ax.hlines(published, x - width / 2, x + width / 2, colors="k", lw=2,
+                      label=None if "published" in labelled else "published")
+            labelled.add("published")
+    metric_of = summary_df.drop_duplicates("task").set_index("task")["metric"]
+    ax.set_xticks(range(len(tasks)), [f"{task}\n({metric_of[task]})" for task in tasks], fontsize=8)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_ylabel("test metric")
+    if labelled:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
