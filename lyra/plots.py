@@ -71,18 +71,31 @@ def scatter_pred_vs_true(pred_df: pd.DataFrame, path, metric_name: str, metric_v
     return _save(fig, path)
 
 
-def _best_epoch(history: pd.DataFrame) -> int | None:
-    """Epoch with the highest valid_metric (all our selection metrics are higher-is-better),
-    falling back to the lowest valid_loss when the metric is never defined."""
-    for column, pick in (("valid_metric", "idxmax"), ("valid_loss", "idxmin")):
-        if column in history.columns and history[column].notna().any():
-            return int(history.loc[getattr(history[column], pick)(), "epoch"])
-    return None
+def _metric_column(history: pd.DataFrame) -> str:
+    """The validation metric column: ``valid_metric`` or the one ``valid_<metric>`` column."""
+    if "valid_metric" in history.columns:
+        return "valid_metric"
+    candidates = [c for c in history.columns if str(c).startswith("valid_") and c != "valid_loss"]
+    if len(candidates) != 1:
+        raise ValueError(f"history needs one valid_<metric> column, found {candidates}")
+    return candidates[0]
+
+
+def _best_epoch(history: pd.DataFrame, column: str) -> int | None:
+    """Epoch with the best finite validation metric (lowest for mse, else highest);
+    None when the metric is never defined."""
+    values = history[column]
+    if values.notna().sum() == 0:
+        return None
+    best = values.idxmin() if column == "valid_mse" else values.idxmax()
+    return int(history.loc[best, "epoch"])
 
 
 def learning_curves(history_df: pd.DataFrame, path) -> Path:
-    """Train/valid loss, valid metric (and learning rate when logged) against epoch,
-    with the best epoch marked by a vertical line."""
+    """Train/valid loss, validation metric (and learning rate when logged) against epoch,
+    with the best epoch marked by a vertical line. The metric column is ``valid_metric``
+    or the trainer's ``valid_<metric>``."""
+    metric_column = _metric_column(history_df)
     has_lr = "lr" in history_df.columns
     fig = Figure(figsize=(12 if has_lr else 8, 3.5))
     axes = fig.subplots(1, 3 if has_lr else 2, sharex=True)
@@ -91,17 +104,17 @@ def learning_curves(history_df: pd.DataFrame, path) -> Path:
     axes[0].plot(epoch, history_df["valid_loss"], label="valid")
     axes[0].set_ylabel("loss")
     axes[0].legend()
-    axes[1].plot(epoch, history_df["valid_metric"], color="tab:green")
-    axes[1].set_ylabel("valid metric")
+    axes[1].plot(epoch, history_df[metric_column], color="tab:green", marker=".")
+    axes[1].set_ylabel(metric_column.replace("_", " "))
     if has_lr:
         axes[2].plot(epoch, history_df["lr"], color="tab:gray")
         axes[2].set_ylabel("learning rate")
-    best = _best_epoch(history_df)
+    best = _best_epoch(history_df, metric_column)
     for ax in axes:
         ax.set_xlabel("epoch")
         if best is not None:
             ax.axvline(best, color="tab:red", ls=":", lw=1)
-    axes[1].set_title("best epoch: " + ("none" if best is None else str(best)), fontsize=10)
+    axes[1].set_title("best epoch: " + ("none (metric never defined)" if best is None else str(best)), fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 

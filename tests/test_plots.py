@@ -58,12 +58,19 @@ def test_learning_curves_with_and_without_lr(tmp_path):
     history["lr"] = 1e-3
     history.loc[:4, "valid_metric"] = np.nan  # undefined early epochs
     _assert_png(plots.learning_curves(history, tmp_path / "b.png"))
+    # the trainer's naming (valid_<metric>, seconds) and a never-defined metric
+    trainer_style = history.rename(columns={"valid_metric": "valid_spearman"}).assign(seconds=1.0, valid_spearman=np.nan)
+    _assert_png(plots.learning_curves(trainer_style, tmp_path / "c.png"))
 
 
-def test_best_epoch_is_highest_valid_metric_else_lowest_loss():
-    history = pd.DataFrame({"epoch": [1, 2, 3], "valid_loss": [3.0, 1.0, 2.0], "valid_metric": [0.1, 0.2, 0.9]})
-    assert plots._best_epoch(history) == 3
-    assert plots._best_epoch(history.assign(valid_metric=np.nan)) == 2
+def test_best_epoch_follows_metric_direction():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "valid_loss": [3.0, 1.0, 2.0], "valid_spearman": [0.1, np.nan, 0.9],
+                            "valid_mse": [0.5, 0.2, 0.9]})
+    assert plots._best_epoch(history, "valid_spearman") == 3
+    assert plots._best_epoch(history, "valid_mse") == 2
+    assert plots._best_epoch(history.assign(valid_spearman=np.nan), "valid_spearman") is None
+    with pytest.raises(ValueError, match="valid_<metric>"):
+        plots.learning_curves(history, "unused.png")
 
 
 @pytest.mark.parametrize("classes", [["neg", "pos"], ["n", "ei", "ie"]])
