@@ -1,0 +1,137 @@
+"""Every case in tests/data/bad/ is rejected with a located message; tests/data/good/ quirks are accepted."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from Bio.Seq import Seq
+
+from lyra.data import load_records
+from lyra.errors import LyraInputError
+from lyra.splits import assign
+
+DATA = Path(__file__).parent / "data"
+BAD = DATA / "bad"
+GOOD = DATA / "good"
+
+
+def table_task(path, **overrides):
+    task = {
+        "input": {"format": "csv", "path": path},
+        "columns": {"sequence": "sequence", "target": "fitness"},
+        "alphabet": "protein",
+        "task_type": "regression",
+        "split": {"scheme": "random", "fractions": [0.34, 0.33, 0.33]},
+    }
+    for key, value in overrides.items():
+        task[key] = {**task[key], **value} if isinstance(value, dict) and key in task else value
+    return task
+
+
+def fasta_task(path):
+    return {"input": {"format": "fasta", "path": path, "fasta_label_key": "label"},
+            "alphabet": "dna", "task_type": "multiclass", "split": {"scheme": "random"}}
+
+
+def bed_task(path):
+    return {"input": {"format": "bed", "path": path, "genome": "genome.fa"},
+            "columns": {"target": "label"}, "alphabet": "dna", "task_type": "binary",
+            "split": {"scheme": "genome_blocks"}}
+
+
+COLUMN_SPLIT = {"scheme": "column", "column": "set"}
+
+# (case file, task config, fragments the message must contain: file, location, problem)
+CASES = [
+    ("empty.csv", table_task("empty.csv"), ["empty.csv", "line 1", "empty"]),
+    ("header_only.csv", table_task("header_only.csv"), ["header_only.csv", "line 2", "no data rows"]),
+    ("missing_column.csv", table_task("missing_column.csv"),
+     ["missing_column.csv", "task 'case'", "columns.sequence", "'sequence' not found", "seq, fitness"]),
+    ("nonnumeric_target.csv", table_task("nonnumeric_target.csv"), ["nonnumeric_target.csv", "line 3", "'abc'", "not a number"]),
+    ("nan_target.csv", table_task("nan_target.csv"), ["nan_target.csv", "line 3", "missing value"]),
+    ("inf_target.csv", table_task("inf_target.csv"), ["inf_target.csv", "line 3", "'inf'", "not finite"]),
+    ("digit_in_sequence.csv", table_task("digit_in_sequence.csv"), ["digit_in_sequence.csv", "line 3", "'1' at position 3"]),
+    ("stop_in_sequence.csv", table_task("stop_in_sequence.csv"), ["stop_in_sequence.csv", "line 3", "'*' at position 4"]),
+    ("gap_in_sequence.csv", table_task("gap_in_sequence.csv"), ["gap_in_sequence.csv", "line 3", "'-' at position 2"]),
+    ("unknown_letter.csv", table_task("unknown_letter.csv"), ["unknown_letter.csv", "line 3", "'O' at position 3", "protein"]),
+    ("ambiguous_under_error.csv", table_task("ambiguous_under_error.csv", alphabet="dna"),
+     ["ambiguous_under_error.csv", "line 3", "ambiguous letter 'N' at position 3"]),
+    ("unknown_letter_with_ambiguity_policy.csv",
+     table_task("unknown_letter_with_ambiguity_policy.csv", alphabet="dna", ambiguous="zero"),
+     ["unknown_letter_with_ambiguity_policy.csv", "line 4", "'Q' at position 3"]),
+    ("duplicate_ids.csv", table_task("duplicate_ids.csv", columns={"id": "id"}),
+     ["duplicate_ids.csv", "line 4", "duplicate id 'a'", "line 2"]),
+    ("text_before_header.fa", fasta_task("text_before_header.fa"), ["text_before_header.fa", "line 1", "before the first '>'"]),
+    ("empty_record.fa", fasta_task("empty_record.fa"), ["empty_record.fa", "record 'b' (line 3)", "empty record"]),
+    ("truncated_last_record.fa", fasta_task("truncated_last_record.fa"),
+     ["truncated_last_record.fa", "record 'c' (line 5)", "truncated last record"]),
+    ("label_missing.fa", fasta_task("label_missing.fa"), ["label_missing.fa", "record 'b' (line 3)", "no 'label=' token"]),
+    ("end_before_start.bed", bed_task("end_before_start.bed"), ["end_before_start.bed", "line 1", "end 10 <= start 10"]),
+    ("past_chrom_end.bed", bed_task("past_chrom_end.bed"), ["past_chrom_end.bed", "line 2", "past the end of chrA (40 bp)"]),
+    ("unknown_chrom.bed", bed_task("unknown_chrom.bed"), ["unknown_chrom.bed", "line 2", "chromosome 'chrB'"]),
+    ("too_long.csv", table_task("too_long.csv", max_length=5), ["too_long.csv", "line 3", "length 9 exceeds max_length 5"]),
+    ("unknown_class.csv",
+     table_task("unknown_class.csv", alphabet="dna", task_type="multiclass", classes=["n", "ei", "ie"],
+                columns={"target": "label"}, split=COLUMN_SPLIT),
+     ["unknown_class.csv", "line 5", "unknown class label 'xx'", "n, ei, ie"]),
+    ("split_unexpected.csv", table_task("split_unexpected.csv", split=COLUMN_SPLIT),
+     ["split_unexpected.csv", "line 3", "unexpected values ['tset']"]),
+    ("split_no_train.csv", table_task("split_no_train.csv", split=COLUMN_SPLIT),
+     ["split_no_train.csv", "task 'case'", "no train rows"]),
+    ("split_no_valid.csv", table_task("split_no_valid.csv", split={**COLUMN_SPLIT, "valid_fraction": 0}),
+     ["split_no_valid.csv", "task 'case'", "no valid rows"]),
+    ("split_no_test.csv", table_task("split_no_test.csv", split=COLUMN_SPLIT),
+     ["split_no_test.csv", "task 'case'", "no test rows"]),
+    ("fold_not_int.csv", table_task("fold_not_int.csv", split={"scheme": "kfold_column", "column": "fold"}),
+     ["fold_not_int.csv", "line 4", "'one'", "not an integer"]),
+]
+
+
+def test_every_bad_file_has_a_case():
+    assert sorted(p.name for p in BAD.iterdir() if p.name != "genome.fa") == sorted(c[0] for c in CASES)
+
+
+@pytest.mark.parametrize("case,task,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_rejected_with_located_message(case, task, fragments):
+    task = {**task, "name": "case"}
+    with pytest.raises(LyraInputError) as caught:
+        assign(load_records(task, BAD), task)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+@pytest.mark.parametrize("case", ["crlf.csv", "cr_only.csv", "bom.csv", "gzipped.csv.gz", "gzip_without_suffix.csv"])
+def test_table_quirks_are_accepted(case):
+    target = "fit ness" if case == "cr_only.csv" else "fitness"
+    task = table_task(case, columns={"target": target}, split=COLUMN_SPLIT)
+    records = load_records(task, GOOD, "quirk")
+    assert records["sequence"].tolist() == ["ACDE", "ACDF", "ACDG"]
+    assert records["target"].tolist() == [1.0, 2.0, 3.0]
+    assert records["split"].tolist() == ["train", "valid", "test"]
+
+
+def test_mixed_case_is_accepted_and_counted(caplog):
+    task = table_task("mixed_case.csv", split=COLUMN_SPLIT)
+    with caplog.at_level("INFO", logger="lyra.encode"):
+        records = load_records(task, GOOD, "mixed")
+    assert records["sequence"].tolist() == ["ACDE", "ACDF", "ACDG", "ACDH"]
+    assert "upper-cased 6 lower-case letters in 2 records" in caplog.text
+
+
+def test_genome_in_read_only_dir_without_index(tmp_path):
+    genome_dir = tmp_path / "genome"
+    genome_dir.mkdir()
+    shutil.copy(GOOD / "genome.fa", genome_dir / "genome.fa")
+    shutil.copy(GOOD / "regions.bed", genome_dir / "regions.bed")
+    genome_dir.chmod(0o555)
+    try:
+        task = bed_task("regions.bed")
+        records = load_records(task, genome_dir, "ro")
+        assert sorted(os.listdir(genome_dir)) == ["genome.fa", "regions.bed"]
+    finally:
+        genome_dir.chmod(0o755)
+    genome = "ACGTTGCAACGGTTAACCGG"  # [0, 4) on +, [8, 14) on - (reverse-complemented)
+    assert records["sequence"].tolist() == [genome[0:4], str(Seq(genome[8:14]).reverse_complement())]
+    assert records["target"].tolist() == [1, 0]
