@@ -67,6 +67,20 @@ def _random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
     return labels
 
 
+def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
+    """Split name per row from half-open ``[start, end)`` row ranges (``end`` null: to the
+    last row); rows outside every range get ''. Overlapping or out-of-table ranges raise."""
+    labels = np.full(n, "", dtype=object)
+    for name, (start, end) in ranges.items():
+        stop = n if end is None else end
+        if not 0 <= start < stop <= n:
+            raise ValueError(f"row range {name}: [{start}, {end}) does not fit rows 0..{n}")
+        if (labels[start:stop] != "").any():
+            raise ValueError(f"row range {name}: [{start}, {end}) overlaps another range")
+        labels[start:stop] = name
+    return labels
+
+
 def _check_nonempty(splits: pd.Series, records: pd.DataFrame, task: dict, fold: int | None = None) -> None:
     counts = splits.value_counts()
     for name in SPLIT_NAMES:
@@ -97,6 +111,15 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
         prepared["split"] = records["split"].to_numpy()
     elif scheme == "random":
         prepared["split"] = _random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
+    elif scheme == "row_ranges":
+        try:
+            prepared["split"] = _row_range_splits(len(records), spec.get("ranges") or {})
+        except ValueError as err:
+            raise _fail(records, task, str(err)) from None
+        outside = prepared["split"] == ""
+        if outside.any():
+            log.info("task %s: %d rows outside every row range left out", task.get("name"), int(outside.sum()))
+            prepared = prepared[~outside].reset_index(drop=True)
     elif scheme == "genome_blocks":
         try:
             prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
