@@ -155,9 +155,11 @@ def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
 
 
 def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
-    """Main test metric per task (groups) and model (bars) with bootstrap CI error bars;
-    a black bar-wide line marks a published value when the row has one. Undefined
-    values are written as "n/a" instead of a bar. One row per (task, model)."""
+    """Main test metric per task (groups) and model (bars) with bootstrap CI error bars.
+
+    Published values are black lines: across the task's group when all its rows share
+    one value, else over each bar. Undefined values read "n/a" instead of a bar.
+    ``summary_df`` has one row per (task, model)."""
     duplicated = summary_df.duplicated(["task", "model"])
     if duplicated.any():
         pairs = summary_df.loc[duplicated, ["task", "model"]].values.tolist()
@@ -168,9 +170,11 @@ def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
     fig = Figure(figsize=(max(5.0, 1.3 * len(tasks) * max(1, len(models) / 2)), 4))
     ax = fig.subplots()
     labelled = set()
+    published_values = summary_df.get("published_value", pd.Series(math.nan, index=summary_df.index)).map(_number)
+    per_bar = {task for task, values in published_values.groupby(summary_df["task"]) if values.dropna().nunique() > 1}
     for row in summary_df.to_dict("records"):
-        m = models.index(row["model"])
-        x = tasks.index(row["task"]) - 0.4 + width * (m + 0.5)
+        t, m = tasks.index(row["task"]), models.index(row["model"])
+        x = t - 0.4 + width * (m + 0.5)
         value = _number(row["value"])
         if math.isnan(value):
             ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
@@ -179,11 +183,13 @@ def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
             labelled.add(row["model"])
             low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
             if not (math.isnan(low) or math.isnan(high)):
-                ax.errorbar(x, value, yerr=[[value - low], [high - value]], color="k", capsize=2, lw=0.8)
+                yerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
+                ax.errorbar(x, value, yerr=yerr, color="k", capsize=2, lw=0.8)
         published = _number(row.get("published_value"))
         if not math.isnan(published):
-            ax.hlines(published, x - width / 2, x + width / 2, colors="k", lw=2,
-                      label=None if "published" in labelled else "published")
+            # one published value for the whole task spans the group, else each bar
+            start, end = (x - width / 2, x + width / 2) if row["task"] in per_bar else (t - 0.4, t + 0.4)
+            ax.hlines(published, start, end, colors="k", lw=2, label=None if "published" in labelled else "published")
             labelled.add("published")
     metric_of = summary_df.drop_duplicates("task").set_index("task")["metric"]
     ax.set_xticks(range(len(tasks)), [f"{task}\n({metric_of[task]})" for task in tasks], fontsize=8)

@@ -94,5 +94,7 @@ def test_summary_barplot_with_nan_and_published(tmp_path):
         "published_value": [0.85, None, 0.95, float("nan")]})
     _assert_png(plots.summary_barplot(summary, tmp_path / "summary.png"))
     _assert_png(plots.summary_barplot(summary.drop(columns="published_value"), tmp_path / "nopub.png"))
+    shared = summary.assign(published_value=[0.85, 0.85, None, None], ci_low=[0.81, None, 0.9, 0.88])  # CI misses 0.8
+    _assert_png(plots.summary_barplot(shared, tmp_path / "shared.png"))
     with pytest.raises(ValueError, match="repeated"):
         plots.summary_barplot(pd.concat([summary, summary]), tmp_path / "dup.png")
