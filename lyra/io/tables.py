@@ -43,7 +43,7 @@ def normalise_header(name: str) -> str:
 def table_line(table: pd.DataFrame, label) -> int:
     """1-based line number in the source file of the row with index ``label``.
 
-    Exact unless a quoted field earlier in the file spans several lines.
+    Exact unless a quoted data field earlier in the file spans several lines.
     """
     return int(label) + table.attrs["first_data_line"]
 
@@ -82,14 +82,16 @@ def read_table(
         raise LyraInputError(path, "line 1", "file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise LyraInputError(path, "parsing", str(err).strip()) from None
-    first_data_line = 2 if header else 1
+    # Quoted header names may span lines; count those breaks so line numbers stay exact.
+    header_breaks = sum(len(re.findall(r"\r\n|\r|\n", str(c))) for c in table.columns) if header else 0
+    first_data_line = 2 + header_breaks if header else 1
     if table.empty:
         what = "no data rows after the header" if header else "no data rows"
         raise LyraInputError(path, f"line {first_data_line}", what)
     if column_names is not None:
         if len(column_names) != table.shape[1]:
             raise LyraInputError(
-                path, f"line {first_data_line - 1 if header else 1}",
+                path, "line 1",
                 f"column_names has {len(column_names)} names but the file has {table.shape[1]} columns",
             )
         table.columns = column_names
