@@ -113,3 +113,22 @@ def test_flip_validation_tristate():
     assert records["split"].tolist() == expected.tolist()
     assert from_fasta["split"].tolist() == expected.tolist()
     assert records["split"].value_counts().to_dict() == {"test": 5743, "train": 2990 - 299, "valid": 299}
+
+
+def test_doc_examples_validate_and_resolve_with_defaults():
+    import re
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "task-config.md").read_text()
+    tasks = {}
+    for block in re.findall(r"```yaml\n(.*?)```", doc, re.S):
+        tasks.update(yaml.safe_load(block))
+    config = {"model": {"d_model": 64, "d_state": 8}, "trainer": {"epochs": 3}, "seed": 7, "tasks": tasks}
+    config["tasks"]["splice"]["model"] = {"d_model": 32}
+    task = resolve_task(config, "splice")
+    assert task["model"] == {"d_model": 32, "d_state": 8} and task["trainer"] == {"epochs": 3}
+    assert (task["seed"], task["ambiguous"], task["split"]["valid_fraction"], task["name"]) == (7, "error", 0.15, "splice")
+    config["tasks"]["splice"]["alphabett"] = "dna"
+    with pytest.raises(LyraInputError, match="key tasks.splice.*alphabett"):
+        resolve_task(config, "splice")
