@@ -119,9 +119,10 @@ def train_fold(
             run_device,
             checkpoint_path=out_dir / "checkpoint.pt",
             fingerprint=fingerprint,
-            history_path=out_dir / "history.csv",
             progress=progress,
         )
+        with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
+            result.history.to_csv(tmp, index=False)
         model.load_state_dict(result.best_state)
         outputs = predict_outputs(model, x, mask, trainer.eval_batch_size, run_device)
         n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
