@@ -1,0 +1,21 @@
+rule train:
+    input:
+        prepared="results/{task}/prepared.tsv",
+    output:
+        model="results/{task}/{model}/fold{fold}/model.pt",
+        history="results/{task}/{model}/fold{fold}/history.csv",
+        predictions="results/{task}/{model}/fold{fold}/predictions.tsv",
+        info="results/{task}/{model}/fold{fold}/train.json",
+    log:
+        "logs/{task}/{model}/train_fold{fold}.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/train_fold{fold}.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        task=lambda wildcards: resolve_task(config, wildcards.task),
+    script:
+        "../scripts/train.py"
