@@ -1,0 +1,176 @@
+"""The Snakemake workflow end to end on the tiny .test configuration (about a minute).
+
+The workflow and .test config are copied into a temporary directory and run there with
+``--replace-workflow-config`` (so config/config.yaml is not merged in) and data_root
+pointing at the shared data. Outputs are checked against independent computations from
+the input files, not against stored numbers.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import spearmanr
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SPLICE_CSV = DATA / "rna_splice_junction_uci" / "splice_junction_uci.csv"
+GB1_DIR = DATA / "gb1_wu2016_relso"
+TEST_CONFIG = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
+TASKS = list(TEST_CONFIG["tasks"])
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} is absent")
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run snakemake with the .test config in ``workdir``."""
+    command = [
+        sys.executable, "-m", "snakemake", "--cores", "2",
+        "--configfile", ".test/config/config.yaml", "--replace-workflow-config",
+        "--config", f"data_root={DATA}", *args,
+    ]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished run of the .test workflow; the GB1 slice is cut from the shared files here."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    shutil.copytree(REPO / ".test", workdir / ".test")
+    gb1 = workdir / "resources" / "test_data" / "gb1"
+    gb1.mkdir(parents=True)
+    for name, source, n_rows in (("train.csv", "GB1_WU_train_data.csv", 150), ("test.csv", "GB1_WU_test_data.csv", 50)):
+        lines = (GB1_DIR / source).read_text().splitlines(keepends=True)[:n_rows]
+        (gb1 / name).write_text("".join(lines))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def _predictions(run_dir: Path, task: str) -> pd.DataFrame:
+    return pd.read_csv(run_dir / f"results/{task}/lyra/fold0/predictions.tsv", sep="\t", dtype={"id": str})
+
+
+def _metrics(run_dir: Path, task: str) -> dict:
+    return json.loads((run_dir / f"results/{task}/lyra/metrics.json").read_text())
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_prepared_table_and_leakage_report(run_dir, task):
+    prepared = pd.read_csv(run_dir / f"results/{task}/prepared.tsv", sep="\t", keep_default_na=False)
+    assert list(prepared.columns) == ["id", "sequence", "target", "group", "fold", "split"]
+    assert set(prepared["split"]) == {"train", "valid", "test"}
+    assert prepared["id"].is_unique
+    leakage = json.loads((run_dir / f"results/{task}/leakage.json").read_text())
+    rows = leakage["folds"]["0"]["rows"]
+    assert rows == prepared["split"].value_counts().to_dict()
+
+
+def test_splice_rows_follow_the_configured_ranges(run_dir):
+    raw = pd.read_csv(SPLICE_CSV)
+    prepared = pd.read_csv(run_dir / "results/splice_uci/prepared.tsv", sep="\t").set_index("id")
+    ranges = TEST_CONFIG["tasks"]["splice_uci"]["split"]["ranges"]
+    test_ids = raw["id"].iloc[ranges["test"][0] : ranges["test"][1]]
+    train_ids = raw["id"].iloc[ranges["train"][0] : ranges["train"][1]]
+    assert set(prepared.index) == set(test_ids) | set(train_ids)
+    assert (prepared.loc[test_ids, "split"] == "test").all()
+    assert prepared.loc[train_ids, "split"].isin(["train", "valid"]).all()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_predictions_cover_every_prepared_row(run_dir, task):
+    prepared = pd.read_csv(run_dir / f"results/{task}/prepared.tsv", sep="\t", keep_default_na=False)
+    predictions = _predictions(run_dir, task)
+    assert {"id", "sequence", "split", "fold", "y_true", "y_pred"} <= set(predictions.columns)
+    merged = prepared.merge(predictions, on="id", suffixes=("", "_pred"), validate="one_to_one")
+    assert len(merged) == len(prepared)
+    assert (merged["split"] == merged["split_pred"]).all()
+    assert np.allclose(merged["target"], merged["y_true"])
+    assert np.isfinite(predictions["y_pred"]).all()
+
+
+def test_splice_truth_and_probabilities_match_the_input(run_dir):
+    labels = pd.read_csv(SPLICE_CSV).set_index("id")["label"]
+    classes = TEST_CONFIG["tasks"]["splice_uci"]["classes"]
+    predictions = _predictions(run_dir, "splice_uci").set_index("id")
+    expected = labels.loc[predictions.index].map(classes.index)
+    assert (predictions["y_true"] == expected).all()
+    probs = predictions[[f"prob_{c}" for c in classes]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert (predictions["y_pred"] == probs.argmax(axis=1)).all()
+
+
+def test_regression_metrics_agree_with_scipy(run_dir):
+    for task in ("synthetic_epistasis", "gb1_relso"):
+        test = _predictions(run_dir, task).query("split == 'test'")
+        metrics = _metrics(run_dir, task)
+        assert metrics["metric"] == "spearman"
+        assert metrics["splits"]["test"]["n"] == len(test)
+        expected = spearmanr(test["y_true"], test["y_pred"]).statistic
+        assert metrics["splits"]["test"]["value"]["value"] == pytest.approx(expected)
+        ci = metrics["splits"]["test"]["ci"]
+        assert ci["low"] <= ci["high"]
+        assert metrics["provenance"]["inputs"]
+
+
+def test_gb1_truth_is_the_raw_fitness(run_dir):
+    raw = pd.read_csv(run_dir / "resources/test_data/gb1/test.csv", header=None, names=["sequence", "fitness"])
+    test = _predictions(run_dir, "gb1_relso").query("split == 'test'")
+    assert sorted(test["y_true"]) == pytest.approx(sorted(raw["fitness"]))
+
+
+def test_classification_accuracy_agrees(run_dir):
+    test = _predictions(run_dir, "splice_uci").query("split == 'test'")
+    metrics = _metrics(run_dir, "splice_uci")
+    assert metrics["splits"]["test"]["value"]["value"] == pytest.approx((test["y_true"] == test["y_pred"]).mean())
+
+
+@pytest.mark.parametrize(
+    "task, figures",
+    [
+        ("synthetic_epistasis", ["learning_curve_fold0", "scatter"]),
+        ("gb1_relso", ["learning_curve_fold0", "scatter"]),
+        ("splice_uci", ["learning_curve_fold0", "roc", "confusion"]),
+    ],
+)
+def test_figures_are_png_files(run_dir, task, figures):
+    for name in figures:
+        data = (run_dir / f"results/{task}/lyra/figures/{name}.png").read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
+    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
+    assert sorted(summary["task"]) == sorted(TASKS)
+    for row in summary.itertuples():
+        assert row.value == pytest.approx(_metrics(run_dir, row.task)["splits"]["test"]["value"]["value"], abs=1e-5)
+    assert (run_dir / "results/summary.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_is_written(run_dir):
+    result = snakemake(run_dir, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-5000:]
+    html = (run_dir / "report.html").read_text()
+    assert "splice_uci" in html and "summary" in html
+
+
+def test_lint_finds_nothing():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_snakefmt_leaves_the_workflow_unchanged():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
