@@ -19,7 +19,8 @@ import torch
 from lyra import splits
 from lyra.atomic import atomic_path
 from lyra.baselines import CNN, TransformerEncoderModel, ridge_baseline
-from lyra.devices import select_device
+from lyra.devices import select_device, select_devices
+from lyra.distributed import launch_fit
 from lyra.encode import one_hot
 from lyra.alphabets import get_alphabet
 from lyra.model import Lyra
@@ -103,24 +104,26 @@ def train_fold(
         outputs = _fit_ridge(x, view, parts, task_type, scaler, trainer.seed, len(classes or []))
         summary.update(device="cpu", n_parameters=None, best_epoch=None)
     else:
-        run_device = select_device(device)
+        run_devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
+        run_device = run_devices[0]
         d_output = len(classes) if classes else 1
         seed_everything(trainer.seed)
         model = build_model(model_name, x.shape[-1], d_output, _model_options(task, model_name))
         fingerprint = run_fingerprint(model_name, _model_options(task, model_name), vars(trainer), task_type,
                                       alphabet, ambiguous, task.get("target_transform"), view.to_csv(index=False))
         targets = _training_targets(view, task_type, scaler)
-        result = fit(
+        fit_args = (
             model,
             EncodedSet(x[parts["train"]], mask[parts["train"]], targets[parts["train"]]),
             EncodedSet(x[parts["valid"]], mask[parts["valid"]], targets[parts["valid"]]),
             task_type,
             trainer,
-            run_device,
-            checkpoint_path=out_dir / "checkpoint.pt",
-            fingerprint=fingerprint,
-            progress=progress,
         )
+        fit_options = dict(checkpoint_path=out_dir / "checkpoint.pt", fingerprint=fingerprint, progress=progress)
+        if len(run_devices) > 1:
+            result = launch_fit(*fit_args, run_devices, scratch_dir=out_dir, **fit_options)
+        else:
+            result = fit(*fit_args, run_device, **fit_options)
         with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
             result.history.to_csv(tmp, index=False)
         model.load_state_dict(result.best_state)
@@ -144,7 +147,7 @@ def train_fold(
                 },
                 tmp,
             )
-        summary.update(device=str(run_device), n_parameters=n_parameters, best_epoch=result.best_epoch,
+        summary.update(device=",".join(map(str, run_devices)), n_parameters=n_parameters, best_epoch=result.best_epoch,
                        best_valid_score=result.best_score, resumed_from_epoch=result.resumed_from_epoch)
 
     _add_outputs(predictions, outputs, task_type, classes, scaler)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from lyra import distributed
 from lyra.atomic import atomic_path
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
@@ -52,6 +53,7 @@ class TrainerConfig:
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
     grad_clip: float | None = None
     seed: int = 0
+    n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":
@@ -62,6 +64,8 @@ class TrainerConfig:
         if unknown:
             raise ValueError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
         config = cls(**values)
+        if config.n_gpus < 1:
+            raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
         if config.scheduler not in ("constant", "cosine"):
             raise ValueError(f"trainer.scheduler must be 'constant' or 'cosine', got {config.scheduler!r}")
         return config
@@ -205,27 +209,29 @@ def fit(
         else:
             log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
 
+    train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
     while state["epoch"] < config.epochs and not state["finished"]:
         started = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train), generator=generator)
-        total_loss = 0.0
-        for start in range(0, len(train), config.batch_size):
-            xb, mb, yb = _batch(train, order[start : start + config.batch_size], device)
-            loss = _loss(model(xb, mb), yb, task_type, class_weight)
+        train_model.train()
+        order = distributed.shard(torch.randperm(len(train), generator=generator), *distributed.rank_and_world())
+        batch_size = distributed.local_batch_size(config.batch_size, distributed.rank_and_world()[1])
+        total_loss = torch.zeros((), dtype=torch.float64, device=device)
+        for start in range(0, len(order), batch_size):
+            xb, mb, yb = _batch(train, order[start : start + batch_size], device)
+            loss = _loss(train_model(xb, mb), yb, task_type, class_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            total_loss += loss.item() * len(yb)
+            total_loss += loss.detach().double() * len(yb)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device)
         valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
-        score = _score(outputs, valid.y.numpy(), task_type, metric)
+        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
         improved = np.isfinite(score) and score > state["best_score"]
         if improved or state["epoch"] == 1:
@@ -236,14 +242,14 @@ def fit(
         state["history"].append(
             {
                 "epoch": state["epoch"],
-                "train_loss": total_loss / max(1, len(train)),
+                "train_loss": distributed.mean_over_ranks(total_loss, len(order)),
                 "valid_loss": valid_loss,
                 f"valid_{metric}": score * (-1.0 if metric == "mse" else 1.0),
                 "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
         )
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and distributed.is_main():
             with atomic_path(checkpoint_path) as tmp:
                 torch.save(
                     {
@@ -257,7 +263,7 @@ def fit(
                     },
                     tmp,
                 )
-        if history_path is not None:
+        if history_path is not None and distributed.is_main():
             with atomic_path(history_path) as tmp:
                 pd.DataFrame(state["history"]).to_csv(tmp, index=False)
         bar.update(1)
