@@ -14,7 +14,12 @@ rule train:
         "../envs/lyra.yaml"
     threads: 2
     resources:
-        gpu=1,
+        # one GPU per data-parallel process (trainer.n_gpus); ridge needs none
+        gpu=lambda wildcards: (
+            0
+            if wildcards.model == "ridge"
+            else resolve_task(config, wildcards.task)["trainer"].get("n_gpus", 1)
+        ),
     params:
         task=lambda wildcards: resolve_task(config, wildcards.task),
     script:
