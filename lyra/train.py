@@ -92,13 +92,17 @@ class FitResult:
     resumed_from_epoch: int
 
 
-def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Rows ``index`` trimmed to their longest sequence, on ``device``."""
-    mask = data.mask[index]
-    width = int(mask.sum(1).max())
+def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple:
+    """Rows ``index`` trimmed to their longest sequence, on ``device``.
+
+    The mask is None when no row is padded, so the model can skip the masking work.
+    """
+    lengths = data.mask[index].sum(1)
+    width = int(lengths.max())
+    mask = None if bool((lengths == width).all()) else data.mask[index, :width].to(device, non_blocking=True)
     return (
         data.x[index, :width].to(device, non_blocking=True),
-        mask[:, :width].to(device, non_blocking=True),
+        mask,
         data.y[index].to(device, non_blocking=True),
     )
 
@@ -162,6 +166,37 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def train_epoch(
+    model: torch.nn.Module,
+    train: EncodedSet,
+    optimizer: torch.optim.Optimizer,
+    task_type: str,
+    config: TrainerConfig,
+    device: torch.device,
+    generator: torch.Generator,
+    class_weight: torch.Tensor | None = None,
+) -> float:
+    """One pass over ``train`` in an order drawn from ``generator``; returns the mean training loss.
+
+    The loss is summed on ``device`` and read once at the end, so a GPU is not made to
+    wait for the host after every batch.
+    """
+    model.train()
+    order = distributed.shard(torch.randperm(len(train), generator=generator), *distributed.rank_and_world())
+    batch_size = distributed.local_batch_size(config.batch_size, distributed.rank_and_world()[1])
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    for start in range(0, len(order), batch_size):
+        xb, mb, yb = _batch(train, order[start : start + batch_size], device)
+        loss = _loss(model(xb, mb), yb, task_type, class_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        total_loss += loss.detach().double() * len(yb)
+    return distributed.mean_over_ranks(total_loss, len(order))
+
+
 def fit(
     model: torch.nn.Module,
     train: EncodedSet,
@@ -213,19 +248,7 @@ def fit(
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
     while state["epoch"] < config.epochs and not state["finished"]:
         started = time.perf_counter()
-        train_model.train()
-        order = distributed.shard(torch.randperm(len(train), generator=generator), *distributed.rank_and_world())
-        batch_size = distributed.local_batch_size(config.batch_size, distributed.rank_and_world()[1])
-        total_loss = torch.zeros((), dtype=torch.float64, device=device)
-        for start in range(0, len(order), batch_size):
-            xb, mb, yb = _batch(train, order[start : start + batch_size], device)
-            loss = _loss(train_model(xb, mb), yb, task_type, class_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            total_loss += loss.detach().double() * len(yb)
+        train_loss = train_epoch(train_model, train, optimizer, task_type, config, device, generator, class_weight)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
@@ -242,7 +265,7 @@ def fit(
         state["history"].append(
             {
                 "epoch": state["epoch"],
-                "train_loss": distributed.mean_over_ranks(total_loss, len(order)),
+                "train_loss": train_loss,
                 "valid_loss": valid_loss,
                 f"valid_{metric}": score * (-1.0 if metric == "mse" else 1.0),
                 "lr": lr,
