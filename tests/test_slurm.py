@@ -1,12 +1,13 @@
 """End to end on a real (single-node, throw-away) Slurm: the workflow with --executor slurm.
 
-Starts munged, slurmctld and slurmd from tests/slurm/cluster.py, runs a tiny synthetic
-task through the shipped example profile (profiles/slurm/profile.yaml), checks the
-outputs, and checks that each training job ran in its own SLURM job and logged the
-CUDA_VISIBLE_DEVICES Slurm set for it: one of the node's GPUs, a different one for
-training jobs that ran at the same time. The GPUs are GRES backed by mknod'ed
+Starts munged, slurmctld and slurmd from tests/slurm/cluster.py and trains two tiny
+synthetic tasks, one with trainer.n_gpus 1 and one with 2 (data-parallel), through the
+shipped example profile (profiles/slurm/profile.yaml). Checks the outputs, and that
+each training job ran in its own SLURM job and logged the CUDA_VISIBLE_DEVICES Slurm
+set for it: as many of the node's GPUs as it asked for, other ones than a training job
+that ran at the same time. The GPUs are GRES backed by mknod'ed
 character devices, so training itself runs on the CPU. The data steps run locally
-first, so that only the training jobs wait for Slurm (about 1.5 minutes in all).
+first, so that only the training jobs wait for Slurm (about 2 minutes in all).
 
 Needs root and Debian's slurmctld, slurmd, slurm-client and munge; skips otherwise.
 """
@@ -28,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent / "slurm"))
 from cluster import missing_programs, slurm_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ["lyra", "cnn"]
-TASK = "synthetic_epistasis"
+TASK_GPUS = {"syn_1gpu": 1, "syn_2gpu": 2}  # task -> trainer.n_gpus (the train rule requests that many)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting slurmd and munged needs root")
 
@@ -53,16 +53,18 @@ def _write_workdir(work: Path) -> Path:
         "data_root": "resources",
         "seed": 0,
         "n_boot": 20,
-        "models": MODELS,
+        "models": ["lyra"],
         "model": {"d_model": 8, "d_state": 8, "dropout": 0.0},
         "trainer": {"epochs": 2, "batch_size": 32, "patience": 2},
         "synthetic": {"epistasis_tiny": {"n_sequences": 200, "length": 12, "alphabet": "dna",
                                           "orders": [1, 2], "n_terms": [6, 3], "noise": 0.1, "seed": 0}},
-        "tasks": {TASK: {"data_root": "resources/synthetic",
+        "tasks": {task: {"data_root": "resources/synthetic",
                          "input": {"format": "csv", "path": "epistasis_tiny.csv", "header": True},
                          "columns": {"sequence": "sequence", "target": "target", "id": "id"},
                          "alphabet": "dna", "task_type": "regression", "metric": "spearman",
-                         "split": {"scheme": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0}}},
+                         "split": {"scheme": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0},
+                         "trainer": {"n_gpus": n_gpus}}
+                  for task, n_gpus in TASK_GPUS.items()},
     }
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     profile = work / "profile"
@@ -83,17 +85,17 @@ def _job_times(job_id: str, env: dict) -> tuple[datetime, datetime]:
     return datetime.fromisoformat(start), datetime.fromisoformat(end)
 
 
-def test_workflow_runs_under_slurm_with_one_gpu_per_training_job(tmp_path):
+def test_workflow_trains_under_slurm_on_the_gpus_slurm_gives_each_job(tmp_path):
     _requirements_or_skip(tmp_path)
     work = tmp_path / "work"
     profile = _write_workdir(work)
     # The data steps run locally first, so only the training jobs wait for Slurm (time).
-    prepared = f"results/{TASK}/prepared.tsv"
+    prepared = [f"results/{task}/prepared.tsv" for task in TASK_GPUS]
     local = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-                            "--directory", str(work), "--cores", "1", prepared],
+                            "--directory", str(work), "--cores", "1", *prepared],
                            cwd=work, capture_output=True, text=True, timeout=120)
     assert local.returncode == 0, local.stderr[-5000:]
-    targets = [f"results/{TASK}/{model}/fold0/train.json" for model in MODELS]
+    targets = [f"results/{task}/lyra/fold0/train.json" for task in TASK_GPUS]
     with slurm_cluster(tmp_path / "slurm", n_gpus=4, cpus=8, memory_mb=32000) as cluster:
         run = subprocess.run(
             [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
@@ -104,22 +106,24 @@ def test_workflow_runs_under_slurm_with_one_gpu_per_training_job(tmp_path):
         )
         assert run.returncode == 0, run.stderr[-5000:] + "".join(_tail(p) for p in (work / ".snakemake").rglob("*.log")
                                                               if "slurm_logs" in str(p))
-        n_rows = len(pd.read_csv(work / prepared, sep="\t"))
-        for model in MODELS:
-            predictions = pd.read_csv(work / "results" / TASK / model / "fold0" / "predictions.tsv", sep="\t")
-            assert len(predictions) == n_rows and predictions["y_pred"].notna().all(), model
-            assert json.loads((work / "results" / TASK / model / "fold0" / "train.json").read_text())["model"] == model
-
-        seen = {}  # model -> (SLURM job id, CUDA_VISIBLE_DEVICES it logged)
-        for model in MODELS:
-            log_text = (work / "logs" / TASK / model / "train_fold0.log").read_text()
+        seen = {}  # task -> (SLURM job id, the GPUs it logged)
+        for task, n_gpus in TASK_GPUS.items():
+            run_dir = work / "results" / task / "lyra" / "fold0"
+            n_rows = len(pd.read_csv(work / "results" / task / "prepared.tsv", sep="\t"))
+            predictions = pd.read_csv(run_dir / "predictions.tsv", sep="\t")
+            assert len(predictions) == n_rows and predictions["y_pred"].notna().all(), task
+            assert json.loads((run_dir / "train.json").read_text())["device"] == ",".join(["cpu"] * n_gpus)
+            log_text = (work / "logs" / task / "lyra" / "train_fold0.log").read_text()
             found = re.search(r"SLURM job (\d+); CUDA_VISIBLE_DEVICES=(\S+)\)", log_text)
-            assert found, f"{model}: the training log names no SLURM job/CUDA_VISIBLE_DEVICES:\n{log_text}"
-            seen[model] = found.groups()
-            assert found.group(2) in {"0", "1", "2", "3"}, f"{model} saw CUDA_VISIBLE_DEVICES={found.group(2)}"
-        (job_a, gpu_a), (job_b, gpu_b) = seen.values()
+            assert found, f"{task}: the training log names no SLURM job/CUDA_VISIBLE_DEVICES:\n{log_text}"
+            gpus = found.group(2).split(",")
+            assert len(gpus) == n_gpus and set(gpus) <= {"0", "1", "2", "3"}, (task, found.group(2))
+            if n_gpus > 1:
+                assert f"data-parallel training on {n_gpus} processes" in log_text
+            seen[task] = found.group(1), set(gpus)
+        (job_a, gpus_a), (job_b, gpus_b) = seen.values()
         assert job_a != job_b  # each training ran in its own SLURM job
         (start_a, end_a), (start_b, end_b) = _job_times(job_a, cluster.env), _job_times(job_b, cluster.env)
         if start_a < end_b and start_b < end_a:  # they ran at the same time, so on different GPUs
-            assert gpu_a != gpu_b, seen
+            assert not gpus_a & gpus_b, seen
     assert all(daemon.poll() is not None for daemon in cluster.daemons)
