@@ -1,3 +1,4 @@
+import copy
 import re
 from pathlib import Path
 
@@ -11,6 +12,8 @@ SCHEMA = load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 fill_defaults(config, SCHEMA, SCHEMA)
 
 TASKS = list(config["tasks"])
+# Each task with schema defaults and the top-level model/trainer/seed merged in.
+TASK_CONFIGS = {name: resolve_task(config, name) for name in TASKS}
 MODELS = list(config["models"])
 CLASSIFICATION = ("binary", "multiclass")
 DOWNLOAD_DIR = Path("resources/data")
@@ -59,7 +62,7 @@ def input_files(task_name):
 def prepared_task(task_name):
     """The resolved task config with its input paths replaced by located ones, so
     that the prepare step reads them relative to the working directory."""
-    task = resolve_task(config, task_name)
+    task = copy.deepcopy(TASK_CONFIGS[task_name])
     spec = dict(task["input"])
     files = dict(spec.get("files") or {})
     for key, path in input_files(task_name).items():
@@ -75,7 +78,7 @@ def prepared_task(task_name):
 
 def folds(task_name):
     """Fold indices of a task, known from its config before anything is prepared."""
-    split = resolve_task(config, task_name)["split"]
+    split = TASK_CONFIGS[task_name]["split"]
     return range(int(split["n_folds"]) if split["scheme"] in KFOLD_SCHEMES else 1)
 
 
@@ -96,13 +99,13 @@ def fold_files(name):
 
 def task_pattern(*task_types):
     """Wildcard pattern matching exactly the tasks of the given types."""
-    names = [t for t in TASKS if resolve_task(config, t)["task_type"] in task_types]
+    names = [t for t in TASKS if TASK_CONFIGS[t]["task_type"] in task_types]
     return "|".join(re.escape(t) for t in names) or "(?!)"
 
 
 def figure_names(task_name):
     """The figures that apply to a task's type."""
-    if resolve_task(config, task_name)["task_type"] in CLASSIFICATION:
+    if TASK_CONFIGS[task_name]["task_type"] in CLASSIFICATION:
         return ["learning_curve_fold0", "roc", "confusion"]
     return ["learning_curve_fold0", "scatter"]
 

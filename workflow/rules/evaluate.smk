@@ -13,7 +13,7 @@ rule evaluate:
     conda:
         "../envs/lyra.yaml"
     params:
-        task=lambda wildcards: resolve_task(config, wildcards.task),
+        task=lambda wildcards: TASK_CONFIGS[wildcards.task],
         n_boot=config["n_boot"],
         seed=config["seed"],
     script:

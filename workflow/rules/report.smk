@@ -83,6 +83,6 @@ rule summary:
     params:
         tasks=TASKS,
         models=MODELS,
-        published={t: resolve_task(config, t)["published"] for t in TASKS},
+        published={t: TASK_CONFIGS[t]["published"] for t in TASKS},
     script:
         "../scripts/summary.py"

@@ -18,9 +18,9 @@ rule train:
         gpu=lambda wildcards: (
             0
             if wildcards.model == "ridge"
-            else resolve_task(config, wildcards.task)["trainer"].get("n_gpus", 1)
+            else TASK_CONFIGS[wildcards.task]["trainer"].get("n_gpus", 1)
         ),
     params:
-        task=lambda wildcards: resolve_task(config, wildcards.task),
+        task=lambda wildcards: TASK_CONFIGS[wildcards.task],
     script:
         "../scripts/train.py"
