@@ -206,7 +206,6 @@ def fit(
     device: torch.device,
     checkpoint_path: Path | None = None,
     fingerprint: str = "",
-    history_path: Path | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
@@ -286,9 +285,8 @@ def fit(
                     },
                     tmp,
                 )
-        if history_path is not None and distributed.is_main():
-            with atomic_path(history_path) as tmp:
-                pd.DataFrame(state["history"]).to_csv(tmp, index=False)
+        log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
+                                                          if k != "epoch"))
         bar.update(1)
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{score:.4f}"})
     bar.close()
