@@ -1,0 +1,24 @@
+"""README.md and .ci/run agree on the test command, and README's commands exist."""
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    block = re.search(r"```bash\n# 1\..*?\n(.*?)\n\n# 2\..*?\n(.*?)\n```", (REPO / "README.md").read_text(), re.S)
+    assert block, "README.md lost its two quick-start commands"
+    return [block.group(1).strip(), block.group(2).strip()]
+
+
+def test_ci_runs_the_readme_test_command():
+    _, test_command = _readme_commands()
+    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines
+
+
+def test_readme_main_command_runs_snakemake_on_the_default_config():
+    main_command, _ = _readme_commands()
+    assert "torch==2.13.0" in main_command and "snakemake" in main_command
+    assert "--configfile" not in main_command  # the default config/config.yaml
