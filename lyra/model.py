@@ -39,26 +39,26 @@ POOLING = {"mean": masked_mean, "max": masked_max}
 def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Depthwise 'same' convolution of ``x`` (B, L, C) along L, with Conv1d's ``weight`` (C, 1, k).
 
-    Equal to ``conv1d(x.transpose(1, 2), weight, bias, padding=k // 2, groups=C)`` but
-    computed as k shifted multiply-adds in the (B, L, C) layout: for the small kernels of
-    PGC this is about twice as fast on CPU (forward and backward) and needs no transposes.
+    Equal to ``conv1d(x.transpose(1, 2), weight, bias, padding=k // 2, groups=C)``. Viewed
+    as (B, C, 1, L), a (B, L, C) tensor is already in channels-last memory format, which
+    the 2-D depthwise convolution handles natively: no transposes, and on CPU about ten
+    times faster (forward and backward) than conv1d. The result is (B, L, C), contiguous.
     """
     k = weight.shape[-1]
-    L = x.shape[1]
-    padded = F.pad(x, (0, 0, k // 2, k // 2))
-    out = bias
-    for j in range(k):
-        out = torch.addcmul(out, padded[:, j : j + L], weight[:, 0, j])
-    return out
+    as_image = x.transpose(1, 2).unsqueeze(2)  # (B, C, 1, L), channels-last strides
+    out = F.conv2d(as_image, weight.unsqueeze(2), bias, padding=(0, k // 2), groups=weight.shape[0])
+    return out.squeeze(2).transpose(1, 2)
 
 
 class S4D(nn.Module):
-    """Diagonal state-space layer applied as a long convolution computed by FFT.
+    """Diagonal state-space layer applied as a long convolution (FFT, or a dense product for short inputs).
 
     Each of the ``d_model`` channels has ``d_state // 2`` complex modes (conjugate pairs
     give ``d_state`` real states). With zero-order-hold discretisation the convolution
     kernel is ``K[l] = 2 Re(sum_n C_n (exp(dt A_n) - 1) / A_n * exp(dt A_n l))``.
-    The output is ``GLU(conv1x1(dropout(GELU(K * u + D u))))``.
+    The output is ``GLU(conv1x1(dropout(GELU(K * u + D u))))``. In eval mode without
+    autograd the kernel, in the form the convolution uses, is cached until a parameter
+    changes, so it is built once for many batches of one length.
     """
 
     def __init__(
@@ -126,15 +126,28 @@ class S4D(nn.Module):
         K = torch.matmul(across_real, within_real)  # (K, H, Q, B)
         return 2.0 * K.flatten(-2)[..., :L]
 
-    def _cached_kernels(self, L: int) -> torch.Tensor:
-        """Kernels, reused in eval mode without autograd until a parameter changes."""
+    def _operand(self, L: int, direct: bool) -> torch.Tensor:
+        """What the convolution multiplies by: Toeplitz matrices (direct) or the kernels' rfft."""
+        k = self._kernels(L)
+        if direct:
+            return self._toeplitz(k)
+        n = next_fast_len(2 * L, real=True)
+        if self.bidirectional:
+            # forward lags at [0, L), backward lags -1..-L at the end of the circular buffer
+            k = F.pad(k[0], (0, n - L)) + F.pad(k[1].flip(-1), (n - L, 0))
+        else:
+            k = k[0]
+        return torch.fft.rfft(k, n=n)
+
+    def _cached_operand(self, L: int, direct: bool) -> torch.Tensor:
+        """``_operand``, reused in eval mode without autograd until a parameter changes."""
         if self.training or torch.is_grad_enabled():
             self._kernel_cache = None
-            return self._kernels(L)
+            return self._operand(L, direct)
         params = (self.log_dt, self.log_A_real, self.A_imag, self.C)
-        key = (L, self.log_dt.device, tuple((id(p), p._version) for p in params))
+        key = (L, direct, self.log_dt.device, tuple((id(p), p._version) for p in params))
         if self._kernel_cache is None or self._kernel_cache[0] != key:
-            self._kernel_cache = (key, self._kernels(L))
+            self._kernel_cache = (key, self._operand(L, direct))
         return self._kernel_cache[1]
 
     def ssm(self, u: torch.Tensor) -> torch.Tensor:
@@ -145,18 +158,14 @@ class S4D(nn.Module):
         FFT product zero-padded to a fast length >= 2L (no wrap-around).
         """
         batch, _, L = u.shape
-        k = self._cached_kernels(L)
-        if L <= 64 or (L <= 128 and batch >= 128):
-            y = torch.matmul(u.transpose(0, 1), self._toeplitz(k).transpose(1, 2)).transpose(0, 1)
+        direct = L <= 64 or (L <= 128 and batch >= 128)
+        operand = self._cached_operand(L, direct)
+        if direct:
+            y = torch.matmul(u.transpose(0, 1), operand.transpose(1, 2)).transpose(0, 1)
         else:
             n = next_fast_len(2 * L, real=True)
-            if self.bidirectional:
-                # forward lags at [0, L), backward lags -1..-L at the end of the circular buffer
-                k = F.pad(k[0], (0, n - L)) + F.pad(k[1].flip(-1), (n - L, 0))
-            else:
-                k = k[0]
-            y = torch.fft.irfft(torch.fft.rfft(u, n=n) * torch.fft.rfft(k, n=n), n=n)[..., :L]
-        return y + u * self.D.unsqueeze(-1)
+            y = torch.fft.irfft(torch.fft.rfft(u, n=n) * operand, n=n)[..., :L]
+        return torch.addcmul(y, u, self.D.unsqueeze(-1))
 
     def _toeplitz(self, k: torch.Tensor) -> torch.Tensor:
         """Matrices (H, L, L) with ``[h, i, j]`` = channel h's kernel at lag ``i - j``.
