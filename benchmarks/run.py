@@ -15,7 +15,7 @@ Two measurements:
 * One sequence of length L through the model in eval mode without autograd: the
   median time of several calls after a warm-up call, and the peak extra memory, both
   measured in a fresh subprocess per (model, L). Peak extra memory is the process's
-  peak resident set size (``resource.getrusage().ru_maxrss``) after the calls minus
+  peak resident set size (Linux VmHWM; ``ru_maxrss`` elsewhere) after the calls minus
   its resident set size just before them (model and input already built). The S4D
   kernel is cached in eval mode, so the timed calls reuse it; the one-off time to
   build it is reported separately ("kernel build"). A short call before the baseline
@@ -145,6 +145,18 @@ def current_rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
+    """Peak resident set size of this process image.
+
+    On Linux this is VmHWM from /proc: ``ru_maxrss`` would be wrong here, because Linux
+    carries it across exec, so a subprocess started by a large parent reports the
+    parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
@@ -307,8 +319,8 @@ def main(argv=None) -> None:
         return 1 if args.quick else (3 if slow else args.repeats)
 
     print("training throughput ...", file=sys.stderr)
-    training = training_throughput(rounds=1 if args.quick else 3, n_train=GB1["batch_size"] * 16,
-                                   epochs=2 if args.quick else 4)
+    training = training_throughput(rounds=1 if args.quick else 2, n_train=GB1["batch_size"] * 16,
+                                   epochs=2 if args.quick else 3)
     print("one-sequence forwards ...", file=sys.stderr)
     forward = forward_table(lengths, args.threads, repeats_for)
     report = {
