@@ -3,7 +3,13 @@
 Outputs in ``out_dir``: ``model.pt`` (best weights plus everything needed to predict new
 sequences), ``history.csv`` (per epoch), ``predictions.tsv`` (id, sequence, split, fold,
 y_true, y_pred[, prob_<class>]) and ``checkpoint.pt`` (resume state, kept so a rerun with
-the same configuration resumes instead of starting over).
+the same configuration resumes instead of starting over). Ridge writes the same files
+except ``checkpoint.pt``: its ``model.pt`` holds the fitted scikit-learn estimator and its
+history is one row.
+
+Models are ``lyra``, the baselines ``cnn``, ``transformer`` and ``ridge``, or a named
+variant ``{name: {base: <one of those>, options: {...}}}`` (e.g. an ablation) whose
+options override the base model's options for the task.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from lyra.distributed import launch_fit
 from lyra.encode import one_hot
 from lyra.alphabets import get_alphabet
 from lyra.model import Lyra
-from lyra.train import CLASSIFICATION, EncodedSet, TrainerConfig, fit, predict_outputs, run_fingerprint, seed_everything
+from lyra.train import (CLASSIFICATION, EncodedSet, TrainerConfig, _loss, _score, fit, predict_outputs, run_fingerprint,
+                        seed_everything)
 from lyra.transforms import TargetScaler
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,24 @@ def _model_options(task: dict, model_name: str) -> dict:
     return dict((task.get("baselines") or {}).get(model_name) or {})
 
 
+def resolve_model(model_name: str, task: dict, variants: dict | None = None) -> tuple[str, dict]:
+    """The base model and constructor options of ``model_name`` for ``task``.
+
+    ``model_name`` is one of ``MODELS`` or a key of ``variants``, whose entries are
+    ``{base: <model>, options: {...}}``; a variant's options override the base model's.
+    """
+    if model_name in MODELS:
+        return model_name, _model_options(task, model_name)
+    variants = variants or {}
+    if model_name not in variants:
+        raise ValueError(f"unknown model {model_name!r}; choose one of {list(MODELS)} or a variant "
+                         f"{sorted(variants)}")
+    base = variants[model_name]["base"]
+    if base not in MODELS:
+        raise ValueError(f"variant {model_name!r} has unknown base model {base!r}; choose one of {list(MODELS)}")
+    return base, {**_model_options(task, base), **(variants[model_name].get("options") or {})}
+
+
 def _write_predictions(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
@@ -74,10 +99,13 @@ def train_fold(
     model_name: str = "lyra",
     device: str | None = None,
     progress: bool = True,
+    variants: dict | None = None,
 ) -> dict:
     """Train ``model_name`` on fold ``fold`` of ``prepared`` and write its outputs to ``out_dir``.
 
-    Returns a summary: best epoch, validation score, parameter count, device, wall time.
+    ``variants`` defines named model variants (see ``resolve_model``). The Transformer's
+    ``max_len`` defaults to the fold's longest sequence. Returns a summary: best epoch,
+    validation score, parameter count, device, wall time.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -90,7 +118,10 @@ def train_fold(
     trainer = TrainerConfig.from_dict({"seed": task.get("seed", 0), **(task.get("trainer") or {})})
     seed_everything(trainer.seed)
 
+    base, options = resolve_model(model_name, task, variants)
     x, mask = one_hot(view["sequence"].tolist(), alphabet, ambiguous)
+    if base == "transformer":
+        options.setdefault("max_len", x.shape[1])
     parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
     scaler = TargetScaler.fit(view["target"].to_numpy()[parts["train"]], task, trainer.standardize_targets)
 
@@ -100,16 +131,34 @@ def train_fold(
     summary = {"model": model_name, "fold": fold, "n_train": len(parts["train"]), "n_valid": len(parts["valid"]),
                "n_test": len(parts["test"])}
 
-    if model_name == "ridge":
-        outputs = _fit_ridge(x, view, parts, task_type, scaler, trainer.seed, len(classes or []))
-        summary.update(device="cpu", n_parameters=None, best_epoch=None)
+    metadata = {
+        "model_name": base,
+        "variant": model_name,
+        "model_options": options,
+        "d_input": x.shape[-1],
+        "alphabet": alphabet,
+        "ambiguous": ambiguous,
+        "t_as_u": bool(task.get("t_as_u", False)),
+        "task_type": task_type,
+        "classes": classes,
+        "scaler": scaler.to_dict(),
+    }
+    if base == "ridge":
+        estimator, outputs = _fit_ridge(x, view, parts, task_type, scaler, trainer.seed, len(classes or []))
+        history = _ridge_history(outputs, view, parts, task_type, task["metric"], scaler, estimator)
+        with atomic_path(out_dir / "history.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        with atomic_path(out_dir / "model.pt") as tmp:
+            torch.save({**metadata, "estimator": estimator, "length": x.shape[1]}, tmp)
+        summary.update(device="cpu", n_parameters=_ridge_parameters(estimator), best_epoch=None,
+                       best_valid_score=float(history[f"valid_{task['metric']}"].iloc[0]))
     else:
         run_devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
         run_device = run_devices[0]
         d_output = len(classes) if classes else 1
         seed_everything(trainer.seed)
-        model = build_model(model_name, x.shape[-1], d_output, _model_options(task, model_name))
-        fingerprint = run_fingerprint(model_name, _model_options(task, model_name), vars(trainer), task_type,
+        model = build_model(base, x.shape[-1], d_output, options)
+        fingerprint = run_fingerprint(model_name, options, vars(trainer), task_type,
                                       alphabet, ambiguous, task.get("target_transform"), view.to_csv(index=False))
         targets = _training_targets(view, task_type, scaler)
         fit_args = (
@@ -132,17 +181,9 @@ def train_fold(
         with atomic_path(out_dir / "model.pt") as tmp:
             torch.save(
                 {
-                    "model_name": model_name,
-                    "model_options": _model_options(task, model_name),
-                    "d_input": x.shape[-1],
+                    **metadata,
                     "d_output": d_output,
                     "state_dict": {k: v.cpu() for k, v in result.best_state.items()},
-                    "alphabet": alphabet,
-                    "ambiguous": ambiguous,
-                    "t_as_u": bool(task.get("t_as_u", False)),
-                    "task_type": task_type,
-                    "classes": classes,
-                    "scaler": scaler.to_dict(),
                     "best_epoch": result.best_epoch,
                 },
                 tmp,
@@ -163,15 +204,42 @@ def _training_targets(view: pd.DataFrame, task_type: str, scaler: "TargetScaler"
     return torch.as_tensor(scaler.transform_targets(view["target"].to_numpy()), dtype=torch.float32)
 
 
-def _fit_ridge(x, view, parts, task_type, scaler, seed, n_classes) -> np.ndarray:
-    """Ridge / logistic regression on flattened one-hot features; returns outputs for every row."""
+def _fit_ridge(x, view, parts, task_type, scaler, seed, n_classes) -> tuple[object, np.ndarray]:
+    """Ridge / logistic regression on flattened one-hot features, alpha / C chosen by
+    cross-validation on the train rows; returns the estimator and outputs for every row."""
     y = view["target"].to_numpy()
-    fit_rows = np.concatenate([parts["train"], parts["valid"]])  # CV on train+valid picks alpha / C
-    train_y = y[fit_rows].astype(int) if task_type in CLASSIFICATION else scaler.transform_targets(y[fit_rows])
-    result = ridge_baseline(x[fit_rows].numpy(), train_y, x.numpy(), task_type, seed, n_classes=n_classes or None)
+    rows = parts["train"]
+    train_y = y[rows].astype(int) if task_type in CLASSIFICATION else scaler.transform_targets(y[rows])
+    result = ridge_baseline(x[rows].numpy(), train_y, x.numpy(), task_type, seed, n_classes=n_classes or None)
+    return result.model, _ridge_outputs(result.predictions, result.probabilities, task_type)
+
+
+def _ridge_outputs(predictions, probabilities, task_type: str) -> np.ndarray:
+    """Ridge results as model outputs: log-probabilities (which act as logits) or (n, 1) values."""
     if task_type in CLASSIFICATION:
-        return np.log(np.clip(result.probabilities, 1e-12, None))  # log-probabilities act as logits
-    return np.asarray(result.predictions, dtype=np.float64)[:, None]
+        return np.log(np.clip(probabilities, 1e-12, None))
+    return np.asarray(predictions, dtype=np.float64)[:, None]
+
+
+def _ridge_history(outputs, view, parts, task_type, metric, scaler, estimator) -> pd.DataFrame:
+    """The one-row history of a ridge fit: train/valid loss as the neural trainer defines
+    them, the validation metric, and the regularisation strength chosen by CV."""
+    targets = _training_targets(view, task_type, scaler)
+    row = {"epoch": 1}
+    for name in ("train", "valid"):
+        index = parts[name]
+        row[f"{name}_loss"] = _loss(torch.as_tensor(outputs[index], dtype=torch.float32), targets[index],
+                                    task_type, None).item() if len(index) else float("nan")
+    score = _score(outputs[parts["valid"]], targets[parts["valid"]].numpy(), task_type, metric)
+    row[f"valid_{metric}"] = score * (-1.0 if metric == "mse" else 1.0)
+    row["alpha" if task_type not in CLASSIFICATION else "C"] = float(
+        estimator.alpha_ if task_type not in CLASSIFICATION else np.ravel(estimator.C_)[0])
+    return pd.DataFrame([row])
+
+
+def _ridge_parameters(estimator) -> int:
+    """Fitted coefficients and intercepts of a linear scikit-learn estimator."""
+    return int(np.size(estimator.coef_) + np.size(estimator.intercept_))
 
 
 def _add_outputs(predictions: pd.DataFrame, outputs: np.ndarray, task_type: str, classes, scaler) -> None:
@@ -185,9 +253,12 @@ def _add_outputs(predictions: pd.DataFrame, outputs: np.ndarray, task_type: str,
         predictions["y_pred"] = scaler.inverse(outputs[:, 0].astype(np.float64))
 
 
-def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Load ``model.pt`` written by ``train_fold``; returns the model (eval mode) and its metadata."""
+def load_model(path: str | Path) -> tuple[torch.nn.Module | object, dict]:
+    """Load ``model.pt`` written by ``train_fold``; returns the model (eval mode; for ridge
+    the scikit-learn estimator) and its metadata."""
     saved = torch.load(path, map_location="cpu", weights_only=False)
+    if saved["model_name"] == "ridge":
+        return saved["estimator"], saved
     model = build_model(saved["model_name"], saved["d_input"], saved["d_output"], saved["model_options"])
     model.load_state_dict(saved["state_dict"])
     return model.eval(), saved
@@ -197,10 +268,28 @@ def predict_sequences(model: torch.nn.Module, meta: dict, sequences: list[str], 
                       device: str | None = None) -> pd.DataFrame:
     """Predictions for normalised ``sequences`` with a model from ``load_model``."""
     get_alphabet(meta["alphabet"])
-    x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
-    run_device = select_device(device)
-    model.to(run_device)
-    outputs = predict_outputs(model, x, mask, batch_size, run_device)
+    if meta["model_name"] == "ridge":
+        outputs = _ridge_predict(model, meta, sequences)
+    else:
+        x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
+        run_device = select_device(device)
+        model.to(run_device)
+        outputs = predict_outputs(model, x, mask, batch_size, run_device)
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
     return frame
+
+
+def _ridge_predict(estimator, meta: dict, sequences: list[str]) -> np.ndarray:
+    """Outputs of a fitted ridge / logistic model; sequences are padded to the training length."""
+    longest = max(map(len, sequences), default=0)
+    if longest > meta["length"]:
+        raise ValueError(f"a sequence of length {longest} is longer than the ridge model's training length "
+                         f"{meta['length']}")
+    x, _ = one_hot(sequences, meta["alphabet"], meta["ambiguous"], length=meta["length"])
+    flat = x.reshape(len(x), -1).numpy()
+    if meta["task_type"] in CLASSIFICATION:
+        probabilities = np.zeros((len(flat), len(meta["classes"])))
+        probabilities[:, estimator.classes_] = estimator.predict_proba(flat)
+        return _ridge_outputs(None, probabilities, meta["task_type"])
+    return _ridge_outputs(estimator.predict(flat), None, meta["task_type"])

@@ -22,5 +22,7 @@ rule train:
         ),
     params:
         task=lambda wildcards: TASK_CONFIGS[wildcards.task],
+        # named model variants (e.g. ablations, config/experiments.yaml) trained by the same rule
+        variants=config.get("model_variants", {}),
     script:
         "../scripts/train.py"

@@ -25,6 +25,7 @@ summary = train_fold(
     Path(snakemake.output.model).parent,
     model_name=snakemake.wildcards.model,
     progress=False,
+    variants=snakemake.params.variants,
 )
 with atomic_path(snakemake.output.info) as tmp:
     tmp.write_text(json.dumps(summary, indent=2))
