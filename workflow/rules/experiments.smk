@@ -1,0 +1,93 @@
+rule experiments:
+    input:
+        experiment_targets(),
+
+
+rule experiment_baselines:
+    input:
+        entry_files(lambda wildcards: baseline_entries()),
+    output:
+        table=f"{EXPERIMENT_DIR}/baselines.tsv",
+        figure=report(
+            f"{EXPERIMENT_DIR}/baselines.png",
+            caption="../report/experiment_baselines.rst",
+            category="Experiments",
+            subcategory="Baselines",
+        ),
+    log:
+        "logs/experiments/baselines.log",
+    conda:
+        "../envs/lyra.yaml"
+    params:
+        entries=lambda wildcards: baseline_entries(),
+        models=lambda wildcards: ["lyra", *EXPERIMENTS.get("baselines", [])],
+        title="Lyra and the baselines, same splits",
+    script:
+        "../scripts/experiment_comparison.py"
+
+
+rule experiment_ablation:
+    input:
+        entry_files(lambda wildcards: ablation_entries(wildcards.name)),
+    output:
+        table=f"{EXPERIMENT_DIR}/ablation_{{name}}.tsv",
+        figure=report(
+            f"{EXPERIMENT_DIR}/ablation_{{name}}.png",
+            caption="../report/experiment_ablation.rst",
+            category="Experiments",
+            subcategory="Ablations",
+        ),
+    log:
+        "logs/experiments/ablation_{name}.log",
+    conda:
+        "../envs/lyra.yaml"
+    params:
+        entries=lambda wildcards: ablation_entries(wildcards.name),
+        models=lambda wildcards: EXPERIMENTS["ablations"]["comparisons"][wildcards.name],
+        title=lambda wildcards: f"Ablation: {wildcards.name}",
+    script:
+        "../scripts/experiment_comparison.py"
+
+
+rule experiment_epistasis:
+    input:
+        entry_files(lambda wildcards: epistasis_entries()),
+    output:
+        table=f"{EXPERIMENT_DIR}/epistasis.tsv",
+        figure=report(
+            f"{EXPERIMENT_DIR}/epistasis.png",
+            caption="../report/experiment_epistasis.rst",
+            category="Experiments",
+            subcategory="Interaction order",
+        ),
+    log:
+        "logs/experiments/epistasis.log",
+    conda:
+        "../envs/lyra.yaml"
+    params:
+        entries=lambda wildcards: epistasis_entries(),
+    script:
+        "../scripts/experiment_epistasis.py"
+
+
+rule experiment_scaling:
+    input:
+        benchmark="benchmarks/run.py",
+    output:
+        table=f"{EXPERIMENT_DIR}/scaling.tsv",
+        figure=report(
+            f"{EXPERIMENT_DIR}/scaling.png",
+            caption="../report/experiment_scaling.rst",
+            category="Experiments",
+            subcategory="Long-sequence scaling",
+        ),
+    log:
+        "logs/experiments/scaling.log",
+    conda:
+        "../envs/lyra.yaml"
+    threads: workflow.cores  # timings are taken with nothing else running
+    params:
+        lengths=lambda wildcards: EXPERIMENTS["scaling"]["lengths"],
+        repeats=lambda wildcards: EXPERIMENTS["scaling"].get("repeats", 3),
+    script:
+        "../scripts/experiment_scaling.py"
