@@ -85,7 +85,8 @@ rule experiment_scaling:
         "logs/experiments/scaling.log",
     conda:
         "../envs/lyra.yaml"
-    threads: workflow.cores  # timings are taken with nothing else running
+    # every core (Snakemake lowers it to --cores), so that the timings run alone
+    threads: 256
     params:
         lengths=lambda wildcards: EXPERIMENTS["scaling"]["lengths"],
         repeats=lambda wildcards: EXPERIMENTS["scaling"].get("repeats", 3),
