@@ -4,7 +4,6 @@ ablations, synthetic landscapes by interaction order, and long-sequence scaling.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lyra.plots import _save
-
-log = logging.getLogger(__name__)
 
 
 def epistasis_tasks(spec: dict) -> tuple[dict, dict]:

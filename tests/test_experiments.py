@@ -1,0 +1,243 @@
+"""Experiments: baselines and variants as workflow models, result tables and figures, and
+target `experiments` end to end on a tiny configuration (about a minute)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from scipy.stats import spearmanr
+
+from lyra import splits
+from lyra.data import resolve_task
+from lyra.experiments import epistasis_tasks, guide_lines, metrics_row, results_table, scaling_plot, scaling_table
+from lyra.runner import load_model, predict_sequences, resolve_model, train_fold
+from lyra.synthetic import epistasis_landscape
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _task(**overrides) -> dict:
+    entry = {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": "regression",
+             "split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0}, **overrides}
+    config = {"model": {"d_model": 8, "d_state": 8}, "trainer": {"epochs": 1, "batch_size": 32}, "tasks": {"t": entry}}
+    return resolve_task(config, "t")
+
+
+def _prepared(task: dict, n: int = 160, length: int = 12) -> pd.DataFrame:
+    records = epistasis_landscape(n, length, "dna", orders=[1], n_terms=[8], noise=0.1, seed=1).assign(group="")
+    return splits.assign(records, task)
+
+
+# ---------------------------------------------------------------- runner: variants and baselines
+def test_variant_options_override_the_task_options_of_its_base():
+    task = _task(model={"d_state": 32})
+    variants = {"small": {"base": "lyra", "options": {"d_state": 16, "gating": "additive"}}}
+    base, options = resolve_model("small", task, variants)
+    assert base == "lyra"
+    assert options == {**task["model"], "d_state": 16, "gating": "additive"}
+    assert resolve_model("lyra", task, variants) == ("lyra", task["model"])
+
+
+@pytest.mark.parametrize("name, variants, problem", [
+    ("nope", {}, "unknown model 'nope'"),
+    ("bad", {"bad": {"base": "svm"}}, "unknown base model 'svm'"),
+])
+def test_unknown_models_are_named(name, variants, problem):
+    with pytest.raises(ValueError, match=problem):
+        resolve_model(name, _task(), variants)
+
+
+def test_ridge_writes_a_reloadable_model_and_a_one_row_history(tmp_path):
+    task = _task()
+    prepared = _prepared(task)
+    summary = train_fold(prepared, task, 0, tmp_path, "ridge", progress=False)
+    history = pd.read_csv(tmp_path / "history.csv")
+    predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t")
+    valid = predictions[predictions["split"] == "valid"]
+    assert len(history) == 1
+    # the history's validation Spearman is that of the predictions (the target scaling is monotone)
+    assert history["valid_spearman"].iloc[0] == pytest.approx(spearmanr(valid["y_true"], valid["y_pred"]).statistic)
+    assert summary["n_parameters"] == 12 * 4 + 1  # one coefficient per one-hot feature + intercept
+    model, meta = load_model(tmp_path / "model.pt")
+    again = predict_sequences(model, meta, predictions["sequence"].tolist())
+    assert np.allclose(again["y_pred"], predictions["y_pred"], rtol=1e-6, atol=1e-6)
+
+
+def test_ridge_is_fitted_on_the_train_rows_only(tmp_path):
+    task = _task()
+    prepared = _prepared(task)
+    view = splits.view(prepared, 0, task)
+    # poison the valid and test targets: a fit on train rows only does not change
+    poisoned = prepared.copy()
+    poisoned.loc[view["split"].to_numpy() != "train", "target"] = 1e3
+    train_fold(prepared, task, 0, tmp_path / "a", "ridge", progress=False)
+    train_fold(poisoned, task, 0, tmp_path / "b", "ridge", progress=False)
+    a = pd.read_csv(tmp_path / "a" / "predictions.tsv", sep="\t")
+    b = pd.read_csv(tmp_path / "b" / "predictions.tsv", sep="\t")
+    assert np.allclose(a["y_pred"], b["y_pred"])
+
+
+def test_transformer_positions_cover_the_longest_sequence(tmp_path):
+    task = _task()
+    prepared = _prepared(task, n=60, length=9)
+    train_fold(prepared, task, 0, tmp_path, "transformer", progress=False)
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert saved["model_options"]["max_len"] == 9
+    assert saved["state_dict"]["positions.weight"].shape[0] == 9
+
+
+# ---------------------------------------------------------------- tables and figures
+def test_epistasis_tasks_have_one_order_each_and_are_valid_tasks():
+    spec = {"orders": [1, 3], "landscape": {"n_sequences": 50, "length": 8, "alphabet": "dna", "n_terms": 4},
+            "task": {"split": {"scheme": "random", "fractions": [0.8, 0.1, 0.1]}, "metric": "spearman"}}
+    synthetic, tasks = epistasis_tasks(spec)
+    assert synthetic == {f"epistasis_order{k}": {"n_sequences": 50, "length": 8, "alphabet": "dna", "orders": [k],
+                                                 "n_terms": [4]} for k in (1, 3)}
+    for name, entry in tasks.items():
+        resolved = resolve_task({"tasks": tasks}, name)
+        assert resolved["input"]["path"] == f"{name}.csv"
+        assert resolved["alphabet"] == "dna"
+
+
+def _metrics_json(path: Path, value, low, high, folds) -> Path:
+    path.write_text(json.dumps({
+        "task": "t", "model": "lyra", "metric": "spearman",
+        "splits": {"test": {"value": {"value": value}, "ci": {"low": low, "high": high}, "n": 10}},
+        "folds": folds,
+    }))
+    return path
+
+
+def test_results_table_reads_metric_ci_parameters_and_time(tmp_path):
+    folds = [{"n_parameters": 100, "train_seconds": 1.5}, {"n_parameters": 100, "train_seconds": 2.0}]
+    path = _metrics_json(tmp_path / "m.json", 0.5, 0.4, 0.6, folds)
+    row = metrics_row(path)
+    assert (row["value"], row["ci_low"], row["ci_high"], row["n_parameters"]) == (0.5, 0.4, 0.6, 100)
+    assert row["train_seconds"] == pytest.approx(3.5)
+    table = results_table([{"task": "t", "model": "lyra_dstate16", "metrics": path}])
+    assert table.loc[0, "model"] == "lyra_dstate16"  # the entry's label, not the file's model
+    assert "metrics" not in table.columns
+
+
+def test_scaling_table_keeps_oom_and_failed_points():
+    rows = [
+        {"model": "lyra", "length": 1024, "seconds": 0.01, "peak_extra_mb": 5.0},
+        {"model": "transformer", "length": 65536, "oom_estimated_gb": 137.4},
+        {"model": "transformer", "length": 32768, "error": ["MemoryError"]},
+    ]
+    table = scaling_table(rows)
+    assert list(table["status"]) == ["ok", "OOM (estimated 137.4 GB)", "failed: MemoryError"]
+    assert table["seconds"].isna().tolist() == [False, True, True]
+
+
+def test_guide_lines_pass_through_the_anchor_and_scale():
+    lengths = np.array([1024, 2048, 4096])
+    guides = guide_lines(lengths, 1024, 3.0)
+    assert guides["N^2"] == pytest.approx([3.0, 12.0, 48.0])
+    assert guides["N log N"] == pytest.approx(3.0 * lengths * np.log2(lengths) / (1024 * 10))
+
+
+def test_scaling_plot_is_written_with_oom_rows(tmp_path):
+    table = scaling_table([
+        {"model": "lyra", "length": 1024, "seconds": 0.01, "peak_extra_mb": 5.0},
+        {"model": "lyra", "length": 4096, "seconds": 0.03, "peak_extra_mb": 20.0},
+        {"model": "transformer", "length": 1024, "seconds": 0.02, "peak_extra_mb": 40.0},
+        {"model": "transformer", "length": 4096, "oom_estimated_gb": 99.0},
+    ])
+    assert scaling_plot(table, tmp_path / "s.png").read_bytes().startswith(PNG)
+
+
+# ---------------------------------------------------------------- target `experiments` end to end
+TINY_CONFIG = {
+    "data_root": ".",
+    "n_boot": 50,
+    "models": ["lyra"],
+    "model": {"d_model": 8, "d_state": 8, "dropout": 0.0},
+    "trainer": {"epochs": 1, "batch_size": 64},
+    "synthetic": {"small": {"n_sequences": 200, "length": 10, "alphabet": "dna", "orders": [1, 2],
+                            "n_terms": [6, 3], "seed": 0}},
+    "tasks": {"small": {"data_root": "resources/synthetic", "input": {"format": "csv", "path": "small.csv"},
+                        "columns": {"id": "id"}, "alphabet": "dna", "task_type": "regression",
+                        "split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15]}}},
+    "model_variants": {"same_as_lyra": {"base": "lyra", "options": {"d_state": 8}},
+                       "lyra_s4d_only": {"base": "lyra", "options": {"pgc_expansions": []}}},
+    "experiments": {
+        "baselines": ["ridge"],
+        "ablations": {"tasks": ["small"], "comparisons": {"no_pgc": ["lyra", "same_as_lyra", "lyra_s4d_only"]}},
+        "epistasis": {"orders": [1, 2], "models": ["ridge"],
+                      "landscape": {"n_sequences": 300, "length": 8, "alphabet": "dna", "n_terms": 4, "noise": 0.05},
+                      "task": {"split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15]}}},
+        "scaling": {"lengths": [64, 128], "repeats": 1},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("experiments")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    shutil.copytree(REPO / "benchmarks", workdir / "benchmarks", ignore=shutil.ignore_patterns("results"))
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml",
+               "--replace-workflow-config", "experiments"]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def _test_spearman(run_dir: Path, folder: str) -> float:
+    predictions = pd.read_csv(run_dir / folder / "fold0" / "predictions.tsv", sep="\t").query("split == 'test'")
+    return spearmanr(predictions["y_true"], predictions["y_pred"]).statistic
+
+
+def test_baseline_table_matches_the_predictions(run_dir):
+    table = pd.read_csv(run_dir / "results/experiments/baselines.tsv", sep="\t")
+    assert sorted(table["model"]) == ["lyra", "ridge"]
+    for row in table.itertuples():
+        assert row.value == pytest.approx(_test_spearman(run_dir, f"results/small/{row.model}"), abs=1e-5)
+    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
+    assert set(summary["task"]) == {"small"}
+    assert (run_dir / "results/small/ridge/figures/learning_curve_fold0.png").read_bytes().startswith(PNG)
+
+
+def test_ablation_variants_train_once_and_equal_ones_share_lyra(run_dir):
+    table = pd.read_csv(run_dir / "results/experiments/ablation_no_pgc.tsv", sep="\t").set_index("model")
+    assert not (run_dir / "results/small/same_as_lyra").exists()
+    assert table.loc["same_as_lyra", "value"] == table.loc["lyra", "value"]
+    assert table.loc["lyra_s4d_only", "value"] == pytest.approx(
+        _test_spearman(run_dir, "results/small/lyra_s4d_only"), abs=1e-5)
+    assert table.loc["lyra_s4d_only", "n_parameters"] < table.loc["lyra", "n_parameters"]
+    assert (run_dir / "results/experiments/ablation_no_pgc.png").read_bytes().startswith(PNG)
+
+
+def test_epistasis_sweep_scores_each_order(run_dir):
+    table = pd.read_csv(run_dir / "results/experiments/epistasis.tsv", sep="\t").set_index("order")
+    assert sorted(table.index) == [1, 2]
+    for order in (1, 2):
+        assert table.loc[order, "value"] == pytest.approx(
+            _test_spearman(run_dir, f"results/epistasis_order{order}/ridge"), abs=1e-5)
+    assert table.loc[1, "value"] > 0.9  # a linear model fits a purely additive landscape
+
+
+def test_scaling_rows_for_both_models(run_dir):
+    table = pd.read_csv(run_dir / "results/experiments/scaling.tsv", sep="\t")
+    assert sorted(zip(table["model"], table["length"])) == [
+        ("lyra", 64), ("lyra", 128), ("transformer", 64), ("transformer", 128)]
+    assert (table["status"] == "ok").all() and (table["seconds"] > 0).all()
+
+
+def test_report_has_the_experiments(run_dir):
+    command = [sys.executable, "-m", "snakemake", "--configfile", "tiny.yaml", "--replace-workflow-config",
+               "--report", "report.html", "experiments"]
+    result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-5000:]
+    html = (run_dir / "report.html").read_text()
+    assert "Experiments" in html and "ablation_no_pgc.png" in html
