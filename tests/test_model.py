@@ -63,9 +63,10 @@ def test_s4d_float32_kernel_matches_recurrence_impulse_response():
     np.testing.assert_allclose(kernel, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
-def test_bidirectional_matches_forward_plus_reversed_recurrence():
+@pytest.mark.parametrize("length", [50, 300])  # the direct (Toeplitz) and the FFT path
+def test_bidirectional_matches_forward_plus_reversed_recurrence(length):
     layer = _random_s4d(bidirectional=True)
-    u = torch.randn(1, 4, 50, dtype=torch.float64)
+    u = torch.randn(1, 4, length, dtype=torch.float64)
     with torch.no_grad():
         y = layer.ssm(u).numpy()
     un = u.numpy()
@@ -118,15 +119,16 @@ def test_parameter_count_matches_reference():
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("pooling", ["mean", "max"])
-def test_prediction_independent_of_batch_padding(bidirectional, pooling):
+@pytest.mark.parametrize("longest", [30, 200])  # the direct (Toeplitz) and the FFT path
+def test_prediction_independent_of_batch_padding(bidirectional, pooling, longest):
     torch.manual_seed(3)
     model = Lyra(4, 2, d_model=16, d_state=8, bidirectional=bidirectional, pooling=pooling).eval()
-    lengths = [7, 30, 19]
-    x = torch.zeros(3, 30, 4)
-    mask = torch.zeros(3, 30, dtype=torch.bool)
+    lengths = [7, longest, 19]
+    x = torch.zeros(3, longest, 4)
+    mask = torch.zeros(3, longest, dtype=torch.bool)
     for i, n in enumerate(lengths):
         x[i, torch.arange(n), torch.randint(0, 4, (n,))] = 1.0
-        x[i, n:] = torch.rand(30 - n, 4)  # junk in the padding must not matter
+        x[i, n:] = torch.rand(longest - n, 4)  # junk in the padding must not matter
         mask[i, :n] = True
     with torch.no_grad():
         batched = model(x, mask)
