@@ -81,11 +81,22 @@ def resolve_task(config: dict, name: str) -> dict:
     return task
 
 
+def split_files(spec: dict) -> dict[str, dict]:
+    """``input.files`` as {split: {"path": ..., "columns": {...}}}; an entry is a path or a
+    mapping with ``path`` and an optional ``columns`` override for that file only."""
+    entries = {}
+    for split, entry in (spec.get("files") or {}).items():
+        entry = {"path": entry} if isinstance(entry, str) else dict(entry)
+        entry.setdefault("columns", {})
+        entries[split] = entry
+    return entries
+
+
 def input_paths(task: dict, data_root: Path) -> list[Path]:
     """The task's input files (one path, or the fixed split files)."""
     spec = task["input"]
     if spec.get("files"):
-        return [Path(data_root) / p for p in spec["files"].values()]
+        return [Path(data_root) / e["path"] for e in split_files(spec).values()]
     return [Path(data_root) / spec["path"]]
 
 
@@ -298,6 +309,7 @@ def _records_from_file(path: Path, task: dict, task_name: str, file_split: str |
         source=source, max_length=task.get("max_length"), locations=records["_where"].tolist(),
     )
     records["_raw_target"] = table[target_column]
+    records["_target_column"] = target_column
     if columns.get("group"):
         _require_column(table, columns["group"], source, task_name, "columns.group")
         records["group"] = table[columns["group"]].fillna("").astype(str)
@@ -332,13 +344,17 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
     task = copy.deepcopy(task)
     task.setdefault("columns", {})
     task["input"]["_data_root"] = str(data_root)
-    files = task["input"].get("files")
+    files = split_files(task["input"])
     if files:
         bad = sorted(set(files) - set(SPLIT_NAMES))
         if bad:
             raise LyraInputError("config", f"task '{task_name}', key input.files",
                                  f"split names {bad} are not train/valid/test")
-        parts = [_records_from_file(data_root / p, task, task_name, name) for name, p in files.items()]
+        parts = [
+            _records_from_file(data_root / entry["path"],
+                               {**task, "columns": {**task["columns"], **entry["columns"]}}, task_name, name)
+            for name, entry in files.items()
+        ]
     else:
         parts = [_records_from_file(data_root / task["input"]["path"], task, task_name, None)]
     records = pd.concat(parts, ignore_index=True)
@@ -357,8 +373,7 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
 
     if task.get("task_type", "regression") == "regression":
         target = np.concatenate([
-            _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0],
-                                task["input"].get("fasta_label_key") or task["columns"].get("target", "target"))
+            _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], p["_target_column"].iloc[0])
             for _, p in records.groupby("_source", sort=False)
         ])
         records["target"] = target

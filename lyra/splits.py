@@ -196,23 +196,49 @@ def _overlap_counts(parts: dict[str, pd.Series]) -> dict:
     shared = {
         f"{a}-{b}": len(unique[a] & unique[b]) for i, a in enumerate(names) for b in names[i + 1 :]
     }
+    seen = set().union(*(unique[n] for n in names if n != "test"))
     return {"rows": {n: int(len(s)) for n, s in parts.items()},
-            "duplicates_within": within, "sequences_shared": shared}
+            "duplicates_within": within, "sequences_shared": shared,
+            "test_rows_seen_in_training": int(parts["test"].isin(seen).sum())}
 
 
-def leakage_report(prepared: pd.DataFrame, task: dict | None = None) -> dict:
-    """Duplicate sequences within each split and distinct sequences shared across splits.
+def overlapping_regions(regions: pd.DataFrame, is_test: np.ndarray) -> int:
+    """Number of test regions (0-based half-open chrom/start/end) that overlap at least one
+    non-test region on the same chromosome (strand ignored)."""
+    count = 0
+    for chrom, rows in regions.groupby("chrom", sort=False):
+        test = is_test[rows.index.to_numpy()]
+        other = rows[~test].sort_values("start")
+        if other.empty or not test.any():
+            continue
+        starts = other["start"].to_numpy()
+        reach = np.maximum.accumulate(other["end"].to_numpy())  # furthest end among regions starting this early
+        for start, end in rows.loc[test, ["start", "end"]].itertuples(index=False):
+            before = np.searchsorted(starts, end, side="left")  # non-test regions starting before this end
+            count += bool(before and reach[before - 1] > start)
+    return count
+
+
+def leakage_report(prepared: pd.DataFrame, task: dict | None = None, regions: pd.DataFrame | None = None) -> dict:
+    """Duplicate sequences within each split, distinct sequences shared across splits and
+    the test rows whose sequence also occurs outside test.
 
     Per fold for k-fold tables (train/valid/test when ``task`` is given, else
-    rest/test). JSON-serialisable.
+    rest/test). With ``regions`` (id, chrom, start, end: the BED records) each fold also
+    counts test regions overlapping a train or valid region. JSON-serialisable.
     """
     folds = {}
+    if regions is not None:
+        regions = regions.set_index("id").loc[prepared["id"], ["chrom", "start", "end"]].reset_index(drop=True)
     for fold in range(n_folds(prepared)):
         if (prepared["split"] == "").all() and task is None:
             test = prepared["fold"] == fold
             parts = {"rest": prepared.loc[~test, "sequence"], "test": prepared.loc[test, "sequence"]}
         else:
             table = view(prepared, fold, task or {})
+            test = table["split"] == "test"
             parts = {name: table.loc[table["split"] == name, "sequence"] for name in SPLIT_NAMES}
         folds[str(fold)] = _overlap_counts(parts)
+        if regions is not None:
+            folds[str(fold)]["test_regions_overlapping_training"] = overlapping_regions(regions, test.to_numpy())
     return {"n_folds": len(folds), "folds": folds}

@@ -15,7 +15,9 @@ from lyra.splits import assign, leakage_report, n_folds
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 
 task = snakemake.params.task
-prepared = assign(load_records(task, ".", task["name"]), task)
+records = load_records(task, ".", task["name"])
+prepared = assign(records, task)
+regions = records[["id", "chrom", "start", "end"]] if "chrom" in records else None  # BED input
 if n_folds(prepared) != snakemake.params.n_folds:
     raise LyraInputError(
         "config",
@@ -26,4 +28,4 @@ if n_folds(prepared) != snakemake.params.n_folds:
 with atomic_path(snakemake.output.prepared) as tmp:
     prepared.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 with atomic_path(snakemake.output.leakage) as tmp:
-    tmp.write_text(json.dumps(leakage_report(prepared, task), indent=2))
+    tmp.write_text(json.dumps(leakage_report(prepared, task, regions), indent=2))
