@@ -2,9 +2,10 @@ import copy
 import re
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
-from lyra.data import fill_defaults, load_schema, resolve_task
+from lyra.data import fill_defaults, load_schema, resolve_task, split_files
 from lyra.splits import KFOLD_SCHEMES
 
 validate(config, "../schemas/config.schema.yaml", set_default=False)
@@ -50,29 +51,57 @@ def locate(task_name, relative):
     return str(DOWNLOAD_DIR / relative)
 
 
-def input_files(task_name):
-    """The task's input files as {key: located path}; keys are the config keys
-    (``path``, ``genome``, ``labels_table``, or ``files.<split>``)."""
-    spec = config["tasks"][task_name]["input"]
+def located_input(task_name, spec):
+    """An input block with every file path replaced by where it is read from (see
+    ``locate``), so that scripts read them relative to the working directory."""
+    spec = copy.deepcopy(spec)
+    for key in ("path", "genome", "labels_table"):
+        if spec.get(key):
+            spec[key] = locate(task_name, spec[key])
+    if spec.get("files"):
+        spec["files"] = {
+            split: {**entry, "path": locate(task_name, entry["path"])}
+            for split, entry in split_files(spec).items()
+        }
+    return spec
+
+
+def input_files(task_name, spec=None):
+    """The input files of a task (or of the input block ``spec``) as {key: located
+    path}; keys are the config keys (``path``, ``genome``, ``labels_table``, or
+    ``files.<split>``)."""
+    spec = located_input(task_name, spec or config["tasks"][task_name]["input"])
     found = {k: spec[k] for k in ("path", "genome", "labels_table") if spec.get(k)}
-    found.update({f"files.{s}": p for s, p in (spec.get("files") or {}).items()})
-    return {key: locate(task_name, rel) for key, rel in found.items()}
+    found.update({f"files.{s}": e["path"] for s, e in split_files(spec).items()})
+    return found
 
 
 def prepared_task(task_name):
-    """The resolved task config with its input paths replaced by located ones, so
-    that the prepare step reads them relative to the working directory."""
+    """The resolved task config with its input paths located."""
     task = copy.deepcopy(TASK_CONFIGS[task_name])
-    spec = dict(task["input"])
-    files = dict(spec.get("files") or {})
-    for key, path in input_files(task_name).items():
-        if key.startswith("files."):
-            files[key.removeprefix("files.")] = path
-        else:
-            spec[key] = path
-    if files:
-        spec["files"] = files
-    task["input"] = spec
+    task["input"] = located_input(task_name, task["input"])
+    return task
+
+
+def external_sets(task_name):
+    """The task's external test sets, keyed by name."""
+    return {e["name"]: e for e in TASK_CONFIGS[task_name].get("external_test") or []}
+
+
+def external_task(task_name, name):
+    """The task config that scores external set ``name``: the task's alphabet, ambiguity
+    policy, task type and classes with the set's located input, columns and crop."""
+    task = copy.deepcopy(TASK_CONFIGS[task_name])
+    spec = external_sets(task_name)[name]
+    task.update(
+        name=f"{task_name}:{name}",
+        description=spec.get("description", ""),
+        input=located_input(task_name, spec["input"]),
+        columns={"id": None, "group": None, **(spec.get("columns") or {})},
+        crop=spec.get("crop", task.get("crop")),
+        split={},
+        external_test=[],
+    )
     return task
 
 
@@ -122,3 +151,27 @@ def all_targets():
                 for fig in figure_names(task)
             ]
     return targets
+
+
+def published_references():
+    """Reference numbers per task: the table named by ``published_table`` (validated
+    against schemas/published.schema.yaml) plus each task's own ``published`` entry."""
+    table = {"version": None, "tasks": {}}
+    if config.get("published_table"):
+        with open(config["published_table"]) as handle:
+            table = yaml.safe_load(handle)
+        validate(table, "../schemas/published.schema.yaml")
+    references = {task: list(table["tasks"].get(task, [])) for task in TASKS}
+    for task in TASKS:
+        for metric, entry in TASK_CONFIGS[task]["published"].items():
+            entry = entry if isinstance(entry, dict) else {"value": entry}
+            references[task].append(
+                {
+                    "model": "published",
+                    "metric": metric,
+                    "kind": "published",
+                    "status": "quoted",
+                    **entry,
+                }
+            )
+    return {"version": table["version"], "tasks": references}

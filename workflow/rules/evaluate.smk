@@ -18,3 +18,28 @@ rule evaluate:
         seed=config["seed"],
     script:
         "../scripts/evaluate.py"
+
+
+rule external_test:
+    input:
+        data=lambda wildcards: list(
+            input_files(
+                wildcards.task, external_sets(wildcards.task)[wildcards.name]["input"]
+            ).values()
+        ),
+        model="results/{task}/{model}/fold0/model.pt",
+    output:
+        metrics="results/{task}/{model}/external_{name}.json",
+        predictions="results/{task}/{model}/external_{name}.tsv",
+    log:
+        "logs/{task}/{model}/external_{name}.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/external_{name}.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    params:
+        task=lambda wildcards: external_task(wildcards.task, wildcards.name),
+        n_boot=config["n_boot"],
+        seed=config["seed"],
+    script:
+        "../scripts/external.py"

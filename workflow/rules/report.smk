@@ -24,6 +24,8 @@ rule figures_regression:
         task=task_pattern("regression"),
     conda:
         "../envs/lyra.yaml"
+    params:
+        note=lambda wildcards: TASK_CONFIGS[wildcards.task]["target_note"],
     script:
         "../scripts/figures.py"
 
@@ -67,8 +69,19 @@ rule figures_classification:
 rule summary:
     input:
         metrics=expand("results/{task}/{model}/metrics.json", task=TASKS, model=MODELS),
+        external=[
+            f"results/{task}/{model}/external_{name}.json"
+            for task in TASKS
+            for model in MODELS
+            for name in external_sets(task)
+        ],
+        leakage=expand("results/{task}/leakage.json", task=TASKS),
     output:
-        table="results/summary.tsv",
+        table=report(
+            "results/summary.tsv",
+            caption="../report/summary_table.rst",
+            category="Summary",
+        ),
         figure=report(
             "results/summary.png",
             caption="../report/summary.rst",
@@ -83,6 +96,6 @@ rule summary:
     params:
         tasks=TASKS,
         models=MODELS,
-        published={t: TASK_CONFIGS[t]["published"] for t in TASKS},
+        published=published_references(),
     script:
         "../scripts/summary.py"

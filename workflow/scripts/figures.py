@@ -23,7 +23,7 @@ predictions = pd.concat(
 metrics = json.loads(Path(snakemake.input.metrics).read_text())
 if "scatter" in out.keys():
     test_value = metrics["splits"]["test"]["value"]["value"]
-    plots.scatter_pred_vs_true(predictions, out.scatter, metrics["metric"], test_value)
+    plots.scatter_pred_vs_true(predictions, out.scatter, metrics["metric"], test_value, note=snakemake.params.note)
 else:
     plots.roc_curves(predictions, metrics["classes"], out.roc)
     plots.confusion_matrix_plot(predictions, metrics["classes"], out.confusion)

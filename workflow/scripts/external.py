@@ -1,0 +1,56 @@
+"""Score an external test set with a task's fold-0 model (rule ``external_test``).
+
+The set was never used for training or model selection; its rows all count as test
+rows, and the metrics have the same form as ``metrics.json``.
+"""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from lyra.atomic import atomic_path
+from lyra.data import load_records
+from lyra.metrics import evaluate_predictions
+from lyra.provenance import collect
+from lyra.runner import load_model, predict_sequences
+
+logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+
+started = time.perf_counter()
+task = snakemake.params.task
+records = load_records(task, ".", task["name"])
+model, meta = load_model(snakemake.input.model)
+predictions = records[["id", "sequence"]].assign(split="test", fold=0, y_true=records["target"].to_numpy())
+outputs = predict_sequences(model, meta, records["sequence"].tolist())
+for column in outputs.columns:
+    predictions[column] = outputs[column].to_numpy()
+with atomic_path(snakemake.output.predictions) as tmp:
+    predictions.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
+
+result = {
+    "task": task["name"].split(":")[0],
+    "external": snakemake.wildcards.name,
+    "description": task["description"],
+    "model": snakemake.wildcards.model,
+}
+result.update(
+    evaluate_predictions(
+        predictions,
+        task["task_type"],
+        task["metric"],
+        classes=[str(c) for c in task["classes"]] if task.get("classes") else None,
+        n_boot=snakemake.params.n_boot,
+        seed=snakemake.params.seed,
+        source=snakemake.output.predictions,
+    )
+)
+result["provenance"] = collect(
+    [Path(p) for p in [*snakemake.input.data, snakemake.input.model]],
+    task,
+    seed=task["seed"],
+    device=str(next(model.parameters()).device),
+    wall_time_s=time.perf_counter() - started,
+)
+with atomic_path(snakemake.output.metrics) as tmp:
+    tmp.write_text(json.dumps(result, indent=2, allow_nan=False))
