@@ -150,7 +150,7 @@ def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
     summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
     assert sorted(summary["task"]) == sorted(TASKS)
     for row in summary.itertuples():
-        assert row.value == pytest.approx(_metrics(run_dir, row.task)["splits"]["test"]["value"]["value"], abs=1e-5)
+        assert row.lyra == pytest.approx(_metrics(run_dir, row.task)["splits"]["test"]["value"]["value"], abs=1e-5)
     assert (run_dir / "results/summary.png").read_bytes().startswith(b"\x89PNG")
 
 
