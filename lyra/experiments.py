@@ -168,8 +168,9 @@ def scaling_plot(table: pd.DataFrame, path) -> Path:
             ax.set_ylim(measured[column].min() / 3, top * 3)
             for row in table[table["status"] != "ok"].itertuples():
                 ax.plot(row.length, top, marker="x", color="tab:red", ms=9)
-                ax.annotate(f"{row.model}: {row.status}", (row.length, top), textcoords="offset points",
-                            xytext=(-4, -14), ha="right", fontsize=7, color="tab:red")
+                note = row.status.replace(" (estimated ", "\n~").rstrip(")")
+                ax.annotate(f"{row.model}\n{note}", (row.length, top), textcoords="offset points",
+                            xytext=(0, -10), ha="center", va="top", fontsize=7, color="tab:red")
         ax.set_xlabel("sequence length L")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
