@@ -16,6 +16,8 @@ rule experiment_baselines:
         ),
     log:
         "logs/experiments/baselines.log",
+    benchmark:
+        "results/benchmarks/experiments/baselines.tsv"
     conda:
         "../envs/lyra.yaml"
     params:
@@ -39,6 +41,8 @@ rule experiment_ablation:
         ),
     log:
         "logs/experiments/ablation_{name}.log",
+    benchmark:
+        "results/benchmarks/experiments/ablation_{name}.tsv"
     conda:
         "../envs/lyra.yaml"
     params:
@@ -62,6 +66,8 @@ rule experiment_epistasis:
         ),
     log:
         "logs/experiments/epistasis.log",
+    benchmark:
+        "results/benchmarks/experiments/epistasis.tsv"
     conda:
         "../envs/lyra.yaml"
     params:
@@ -83,6 +89,8 @@ rule experiment_scaling:
         ),
     log:
         "logs/experiments/scaling.log",
+    benchmark:
+        "results/benchmarks/experiments/scaling.tsv"
     conda:
         "../envs/lyra.yaml"
     # every core (Snakemake lowers it to --cores), so that the timings run alone
