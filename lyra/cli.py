@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a CSV/TSV/FASTA file or a config task",
                            description="Train Lyra (or a baseline) with early stopping on a validation split; writes "
                                        "model.pt, history.csv, predictions.tsv and metrics.json to --out-dir.")
-    train.add_argument("--config", help="workflow config YAML; train the task named by --task")
+    train.add_argument("--config", help="workflow config YAML; train the task named by --task (its relative "
+                       "paths, such as data_root, are read from the current directory: run from the repository root)")
     train.add_argument("--task", help="task name in --config")
     train.add_argument("--input", help="training data (CSV/TSV, optionally .gz, or FASTA with key=value labels)")
     train.add_argument("--test-input", help="fixed test set file (same columns); otherwise a random test split")
