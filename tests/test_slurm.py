@@ -46,6 +46,10 @@ def _requirements_or_skip(tmp_path):
         pytest.skip(f"cannot make the GPU character devices here (no CAP_MKNOD?): {error}")
 
 
+# the test's own config alone, without the workflow's config/experiments.yaml merged in
+ONLY_THIS_CONFIG = ("--configfile", "config/config.yaml", "--replace-workflow-config")
+
+
 def _write_workdir(work: Path) -> Path:
     """A working directory with a one-task config and a copy of the example profile."""
     (work / "config").mkdir(parents=True)
@@ -92,14 +96,14 @@ def test_workflow_trains_under_slurm_on_the_gpus_slurm_gives_each_job(tmp_path):
     # The data steps run locally first, so only the training jobs wait for Slurm (time).
     prepared = [f"results/{task}/prepared.tsv" for task in TASK_GPUS]
     local = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-                            "--directory", str(work), "--cores", "1", *prepared],
+                            "--directory", str(work), *ONLY_THIS_CONFIG, "--cores", "1", *prepared],
                            cwd=work, capture_output=True, text=True, timeout=120)
     assert local.returncode == 0, local.stderr[-5000:]
     targets = [f"results/{task}/lyra/fold0/train.json" for task in TASK_GPUS]
     with slurm_cluster(tmp_path / "slurm", n_gpus=4, cpus=8, memory_mb=32000) as cluster:
         run = subprocess.run(
             [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-             "--directory", str(work), "--profile", str(profile),
+             "--directory", str(work), *ONLY_THIS_CONFIG, "--profile", str(profile),
              "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
              "--slurm-no-account", "--jobs", "4", "--latency-wait", "5", "--retries", "0", *targets],
             env=cluster.env, cwd=work, capture_output=True, text=True, timeout=240,
