@@ -81,12 +81,6 @@ def claim_gpus(n_wanted: int, n_devices: int, lock_dir: Path | None = None) -> l
     return claimed
 
 
-def claim_gpu(n_devices: int, lock_dir: Path | None = None) -> int | None:
-    """Lock a GPU no other process holds; return its index among visible devices, or None."""
-    claimed = claim_gpus(1, n_devices, lock_dir)
-    return claimed[0] if claimed else None
-
-
 def select_devices(n_wanted: int, requested: str | None = None) -> list[torch.device]:
     """Devices for a job that wants ``n_wanted`` of them (one per data-parallel process).
 
