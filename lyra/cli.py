@@ -100,7 +100,7 @@ def _key_values(items: list[str] | None) -> dict:
 def _cmd_train(args: argparse.Namespace) -> None:
     from lyra import splits
     from lyra.data import load_records, resolve_task
-    from lyra.metrics import evaluate_predictions
+    from lyra.metrics import evaluate_task_predictions
     from lyra.runner import train_fold
 
     if args.config:
@@ -126,7 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         summary = train_fold(prepared, task, fold, fold_dir, args.model, args.device, progress=not args.quiet)
         log.info("fold %d: %s", fold, json.dumps(summary, default=str))
         frames.append(pd.read_csv(fold_dir / "predictions.tsv", sep="\t", keep_default_na=False))
-    metrics = evaluate_predictions(pd.concat(frames), task["task_type"], task["metric"], task.get("classes"))
+    metrics = evaluate_task_predictions(pd.concat(frames), task)
     _write_json(metrics, out_dir / "metrics.json")
     print(_headline(metrics))
 

@@ -374,3 +374,11 @@ def evaluate_predictions(
         if test["fold"].nunique() > 1:
             result["kfold"] = _fold_summary(test, task_type, metric, prob_cols)
     return result
+
+
+def evaluate_task_predictions(predictions: pd.DataFrame, task: dict, n_boot: int = 1000, seed: int = 0,
+                              source: str = "predictions") -> dict:
+    """``evaluate_predictions`` with the task type, main metric and classes read from a task entry."""
+    classes = [str(c) for c in task["classes"]] if task.get("classes") else None
+    return evaluate_predictions(predictions, task["task_type"], task["metric"], classes, n_boot=n_boot, seed=seed,
+                                source=source)

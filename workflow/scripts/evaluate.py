@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lyra.atomic import atomic_path
-from lyra.metrics import evaluate_predictions
+from lyra.metrics import evaluate_task_predictions
 from lyra.provenance import collect
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
@@ -20,11 +20,9 @@ predictions = pd.concat(
 runs = [json.loads(Path(p).read_text()) for p in snakemake.input.info]
 result = {"task": task["name"], "model": snakemake.wildcards.model}
 result.update(
-    evaluate_predictions(
+    evaluate_task_predictions(
         predictions,
-        task["task_type"],
-        task["metric"],
-        classes=[str(c) for c in task["classes"]] if task.get("classes") else None,
+        task,
         n_boot=snakemake.params.n_boot,
         seed=snakemake.params.seed,
         source=", ".join(snakemake.input.predictions),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lyra.atomic import atomic_path
 from lyra.data import load_records
-from lyra.metrics import evaluate_predictions
+from lyra.metrics import evaluate_task_predictions
 from lyra.provenance import collect
 from lyra.runner import load_model, predict_sequences
 
@@ -35,11 +35,9 @@ result = {
     "model": snakemake.wildcards.model,
 }
 result.update(
-    evaluate_predictions(
+    evaluate_task_predictions(
         predictions,
-        task["task_type"],
-        task["metric"],
-        classes=[str(c) for c in task["classes"]] if task.get("classes") else None,
+        task,
         n_boot=snakemake.params.n_boot,
         seed=snakemake.params.seed,
         source=snakemake.output.predictions,
