@@ -336,8 +336,9 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
     """Read, filter, map, crop and validate one task's input into the record table.
 
     Columns: id, sequence, target, group, and where the input defines them split, fold,
-    chrom/start/end/strand. For classification ``attrs['classes']`` lists the class
-    labels in index order (given or inferred sorted). Bad input raises LyraInputError.
+    chrom/start/end/strand. For classification ``target`` is the class index, ``label``
+    the class name, and ``attrs['classes']`` lists the class labels in index order
+    (given or inferred sorted). Bad input raises LyraInputError.
     """
     task_name = task_name or task.get("name", "task")
     data_root = Path(data_root)
@@ -390,7 +391,8 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
             _class_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], classes)
             for _, p in records.groupby("_source", sort=False)
         ])
-    order = ["id", "sequence", "target", "group", "split", "fold", "chrom", "start", "end", "strand"]
+        records["label"] = [str(classes[i]) for i in records["target"]]
+    order = ["id", "sequence", "target", "label", "group", "split", "fold", "chrom", "start", "end", "strand"]
     records = records[[c for c in order if c in records.columns]].copy()
     records.attrs["source"] = ", ".join(str(p) for p in input_paths(task, data_root))
     records.attrs["classes"] = [str(c) for c in classes] if classes else None

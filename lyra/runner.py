@@ -58,7 +58,11 @@ def class_names(task: dict, prepared: pd.DataFrame) -> list[str] | None:
         return None
     if task.get("classes"):
         return [str(c) for c in task["classes"]]
-    return [str(i) for i in range(int(prepared["target"].max()) + 1)]
+    names = [str(i) for i in range(int(prepared["target"].max()) + 1)]
+    if "label" in prepared:  # the names inferred when the table was prepared
+        for index, label in prepared[["target", "label"]].drop_duplicates().itertuples(index=False):
+            names[int(index)] = str(label)
+    return names
 
 
 def _model_options(task: dict, model_name: str) -> dict:

@@ -91,7 +91,7 @@ def _check_nonempty(splits: pd.Series, records: pd.DataFrame, task: dict, fold: 
 
 
 def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
-    """The prepared table: id, sequence, target, group, fold, split.
+    """The prepared table: id, sequence, target, (label,) group, fold, split.
 
     Single-split schemes give fold 0 and a split per row (valid carved from train by
     ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
@@ -101,7 +101,7 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
     spec = task.get("split", {})
     scheme = spec.get("scheme")
     seed = int(spec.get("seed", 0))
-    prepared = records[["id", "sequence", "target"]].copy()
+    prepared = records[[c for c in ("id", "sequence", "target", "label") if c in records]].copy()
     prepared["group"] = records["group"].fillna("").astype(str) if "group" in records else ""
     prepared.attrs = dict(records.attrs)
 
@@ -162,7 +162,8 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
                      task.get("name"), int(valid.sum()), spec.get("valid_fraction", 0.15))
         _check_nonempty(prepared["split"], records, task)
-    return prepared[["id", "sequence", "target", "group", "fold", "split"]]
+    columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
+    return prepared[[c for c in columns if c in prepared]]
 
 
 def n_folds(prepared: pd.DataFrame) -> int:

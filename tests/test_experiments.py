@@ -15,7 +15,7 @@ import yaml
 from scipy.stats import spearmanr
 
 from lyra import splits
-from lyra.data import resolve_task
+from lyra.data import load_records, resolve_task
 from lyra.experiments import epistasis_tasks, guide_lines, metrics_row, results_table, scaling_plot, scaling_table
 from lyra.runner import load_model, predict_sequences, resolve_model, train_fold
 from lyra.synthetic import epistasis_landscape
@@ -69,6 +69,24 @@ def test_ridge_writes_a_reloadable_model_and_a_one_row_history(tmp_path):
     model, meta = load_model(tmp_path / "model.pt")
     again = predict_sequences(model, meta, predictions["sequence"].tolist())
     assert np.allclose(again["y_pred"], predictions["y_pred"], rtol=1e-6, atol=1e-6)
+
+
+def test_inferred_class_names_survive_the_prepared_table(tmp_path):
+    """Without ``classes:`` the sorted labels of the data name the probability columns,
+    also after the prepared table went through a TSV file as between workflow rules."""
+    rng = np.random.default_rng(0)
+    sequences = ["".join(rng.choice(list("ACGT"), 10)) for _ in range(120)]
+    labels = ["strong" if s.count("G") > 2 else "weak" for s in sequences]
+    pd.DataFrame({"seq": sequences, "class": labels}).to_csv(tmp_path / "x.csv", index=False)
+    task = _task(task_type="binary", metric="auroc", columns={"sequence": "seq", "target": "class"})
+    prepared = splits.assign(load_records(task, tmp_path, "t"), task)
+    prepared.to_csv(tmp_path / "prepared.tsv", sep="\t", index=False)
+    prepared = pd.read_csv(tmp_path / "prepared.tsv", sep="\t", keep_default_na=False)
+    train_fold(prepared, task, 0, tmp_path / "ridge", "ridge", progress=False)
+    predictions = pd.read_csv(tmp_path / "ridge" / "predictions.tsv", sep="\t")
+    assert [c for c in predictions if c.startswith("prob_")] == ["prob_strong", "prob_weak"]
+    truth = np.array(labels)[[sequences.index(s) for s in predictions["sequence"]]]
+    assert (np.array(["strong", "weak"])[predictions["y_true"]] == truth).all()
 
 
 def test_ridge_is_fitted_on_the_train_rows_only(tmp_path):

@@ -17,7 +17,7 @@ summary = train_fold(
     pd.read_csv(
         snakemake.input.prepared,
         sep="\t",
-        dtype={"id": str, "sequence": str, "group": str, "split": str},
+        dtype={"id": str, "sequence": str, "label": str, "group": str, "split": str},
         keep_default_na=False,
     ),
     snakemake.params.task,
