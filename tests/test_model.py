@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lyra.model import PGC, S4D, Lyra, masked_mean, optimizer_groups
+from lyra.model import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
 
 
 def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
@@ -148,6 +148,24 @@ def test_pgc_gating_is_multiplicative_and_local():
         diff = (block(u) - block(v)).abs().sum(-1)[0]
     changed = torch.nonzero(diff > 1e-6).flatten().tolist()
     assert changed == [9, 10, 11]
+
+
+def test_rmsnorm_matches_torch_forward_and_backward():
+    """The hand-written RMSNorm backward against autograd through torch's own RMSNorm."""
+    torch.manual_seed(6)
+    ours, reference = RMSNorm(12, eps=1e-6).double(), torch.nn.RMSNorm(12, eps=1e-6).double()
+    with torch.no_grad():
+        ours.weight.normal_()
+        reference.weight.copy_(ours.weight)
+    x = (3 * torch.randn(4, 9, 12, dtype=torch.float64)).requires_grad_()
+    grad = torch.randn(4, 9, 12, dtype=torch.float64)
+    x_ref = x.detach().clone().requires_grad_()
+    ours(x).backward(grad)
+    reference(x_ref).backward(grad)
+    torch.testing.assert_close(ours(x), reference(x_ref), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(ours, (x[:2, :3].detach().clone().requires_grad_(),))
 
 
 def test_masked_mean_ignores_padding():
