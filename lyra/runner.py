@@ -180,13 +180,14 @@ def train_fold(
         with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
             result.history.to_csv(tmp, index=False)
         model.load_state_dict(result.best_state)
-        outputs = predict_outputs(model, x, mask, trainer.eval_batch_size, run_device)
+        outputs = predict_outputs(model, x, mask, trainer.eval_batch_size, run_device, trainer.precision)
         n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
         with atomic_path(out_dir / "model.pt") as tmp:
             torch.save(
                 {
                     **metadata,
                     "d_output": d_output,
+                    "precision": trainer.precision,
                     "state_dict": {k: v.cpu() for k, v in result.best_state.items()},
                     "best_epoch": result.best_epoch,
                 },
@@ -278,7 +279,7 @@ def predict_sequences(model: torch.nn.Module, meta: dict, sequences: list[str], 
         x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
         run_device = select_device(device)
         model.to(run_device)
-        outputs = predict_outputs(model, x, mask, batch_size, run_device)
+        outputs = predict_outputs(model, x, mask, batch_size, run_device, meta.get("precision", "fp32"))
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
     return frame

@@ -12,6 +12,7 @@ with bit-identical results on the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -35,6 +36,7 @@ from lyra.provenance import config_hash
 log = logging.getLogger(__name__)
 
 CLASSIFICATION = ("binary", "multiclass")
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclass
@@ -54,6 +56,7 @@ class TrainerConfig:
     grad_clip: float | None = None
     seed: int = 0
     n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
+    precision: str = "fp32"  # fp32 | tf32 | bf16 (see precision_context)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":
@@ -68,7 +71,28 @@ class TrainerConfig:
             raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
         if config.scheduler not in ("constant", "cosine"):
             raise ValueError(f"trainer.scheduler must be 'constant' or 'cosine', got {config.scheduler!r}")
+        if config.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
         return config
+
+
+@contextlib.contextmanager
+def precision_context(precision: str, device: torch.device):
+    """Numerics of the model's forward pass, for GPUs: ``fp32`` as is; ``tf32`` lets CUDA
+    matmuls and convolutions use TensorFloat-32 (no effect on a CPU); ``bf16`` runs the
+    forward under bfloat16 autocast (the S4D convolution itself stays float32)."""
+    if precision == "bf16":
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+            yield
+    elif precision == "tf32" and torch.device(device).type == "cuda":
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    else:
+        yield
 
 
 @dataclass
@@ -108,14 +132,17 @@ def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple
 
 
 @torch.no_grad()
-def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch_size: int, device) -> np.ndarray:
+def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch_size: int, device,
+                    precision: str = "fp32") -> np.ndarray:
     """Raw model outputs (n, d_output) in eval mode, in input order."""
     model.eval()
     outputs = []
     for start in range(0, len(x), batch_size):
         index = torch.arange(start, min(start + batch_size, len(x)))
         xb, mb, _ = _batch(EncodedSet(x, mask, torch.zeros(len(x))), index, device)
-        outputs.append(model(xb, mb).float().cpu())
+        with precision_context(precision, device):
+            out = model(xb, mb)
+        outputs.append(out.float().cpu())
     return torch.cat(outputs).numpy() if outputs else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -187,7 +214,9 @@ def train_epoch(
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(order), batch_size):
         xb, mb, yb = _batch(train, order[start : start + batch_size], device)
-        loss = _loss(model(xb, mb), yb, task_type, class_weight)
+        with precision_context(config.precision, device):
+            outputs = model(xb, mb)
+        loss = _loss(outputs.float(), yb, task_type, class_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
@@ -251,7 +280,7 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
-        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device)
+        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
         valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
         score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
