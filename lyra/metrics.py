@@ -382,3 +382,22 @@ def evaluate_task_predictions(predictions: pd.DataFrame, task: dict, n_boot: int
     classes = [str(c) for c in task["classes"]] if task.get("classes") else None
     return evaluate_predictions(predictions, task["task_type"], task["metric"], classes, n_boot=n_boot, seed=seed,
                                 source=source)
+
+
+def unscored_evaluation(task: dict, n_test: int, reason: str) -> dict:
+    """The ``evaluate_task_predictions`` result for a test set that a model cannot score:
+    the main metric undefined with ``reason``, and no interval."""
+    value = _undefined(reason).to_json()
+    return {
+        "metric": task["metric"],
+        "task_type": task["task_type"],
+        "classes": [str(c) for c in task["classes"]] if task.get("classes") else None,
+        "splits": {
+            "test": {
+                "n": int(n_test),
+                "value": value,
+                "metrics": {task["metric"]: value},
+                "ci": {"low": None, "high": None, "level": 0.95, "n_boot": 0, "n_undefined": 0},
+            }
+        },
+    }
