@@ -108,8 +108,8 @@ def train_fold(
     """Train ``model_name`` on fold ``fold`` of ``prepared`` and write its outputs to ``out_dir``.
 
     ``variants`` defines named model variants (see ``resolve_model``). The Transformer's
-    ``max_len`` defaults to the fold's longest sequence. Returns a summary: best epoch,
-    validation score, parameter count, device, wall time.
+    ``max_len`` defaults to the fold's longest sequence. Returns a JSON-ready summary: best
+    epoch, validation score (None when undefined), parameter count, device, wall time.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -155,7 +155,7 @@ def train_fold(
         with atomic_path(out_dir / "model.pt") as tmp:
             torch.save({**metadata, "estimator": estimator, "length": x.shape[1]}, tmp)
         summary.update(device="cpu", n_parameters=_ridge_parameters(estimator), best_epoch=None,
-                       best_valid_score=float(history[f"valid_{task['metric']}"].iloc[0]))
+                       best_valid_score=_finite_or_none(history[f"valid_{task['metric']}"].iloc[0]))
     else:
         run_devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
         run_device = run_devices[0]
@@ -194,7 +194,7 @@ def train_fold(
                 tmp,
             )
         summary.update(device=",".join(map(str, run_devices)), n_parameters=n_parameters, best_epoch=result.best_epoch,
-                       best_valid_score=result.best_score, resumed_from_epoch=result.resumed_from_epoch)
+                       best_valid_score=_finite_or_none(result.best_score), resumed_from_epoch=result.resumed_from_epoch)
 
     _add_outputs(predictions, outputs, task_type, classes, scaler)
     _write_predictions(predictions, out_dir / "predictions.tsv")
@@ -207,6 +207,11 @@ def _training_targets(view: pd.DataFrame, task_type: str, scaler: "TargetScaler"
     if task_type in CLASSIFICATION:
         return torch.as_tensor(view["target"].to_numpy().astype(np.int64))
     return torch.as_tensor(scaler.transform_targets(view["target"].to_numpy()), dtype=torch.float32)
+
+
+def _finite_or_none(value) -> float | None:
+    """A validation score for JSON: None where it is undefined (NaN, or -inf when no epoch had one)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _fit_ridge(x, view, parts, task_type, scaler, seed, n_classes) -> tuple[object, np.ndarray]:

@@ -89,6 +89,18 @@ def test_inferred_class_names_survive_the_prepared_table(tmp_path):
     assert (np.array(["strong", "weak"])[predictions["y_true"]] == truth).all()
 
 
+@pytest.mark.parametrize("model", ["ridge", "cnn"])
+def test_undefined_validation_score_is_none_in_the_summary(tmp_path, model):
+    """A validation set with a constant target (FLIP one_vs_rest has 3 validation rows)
+    has no Spearman; the summary must still be strict JSON."""
+    task = _task()
+    prepared = _prepared(task)
+    prepared.loc[prepared["split"] == "valid", "target"] = 1.0
+    summary = train_fold(prepared, task, 0, tmp_path, model, progress=False)
+    assert summary["best_valid_score"] is None
+    json.dumps(summary, allow_nan=False)
+
+
 def test_ridge_is_fitted_on_the_train_rows_only(tmp_path):
     task = _task()
     prepared = _prepared(task)
