@@ -150,6 +150,21 @@ def test_pgc_gating_is_multiplicative_and_local():
     assert changed == [9, 10, 11]
 
 
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_pgc_in_pieces_matches_the_whole_sequence(kernel_size):
+    """Inference on long inputs runs PGC piecewise along L; pieces, their halos and padding
+    at the true ends must give the same result as one pass."""
+    torch.manual_seed(8)
+    block = PGC(6, expansion=2.0, kernel_size=kernel_size).eval()
+    u = torch.randn(3, 101, 6)
+    mask = torch.arange(101) < torch.tensor([[101], [77], [40]])
+    whole = block._forward(u, mask)
+    block.INFERENCE_CHUNK = 8  # 101 positions: 13 pieces, the last one short
+    with torch.no_grad():
+        pieces = block(u, mask)
+    torch.testing.assert_close(pieces, whole.detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_rmsnorm_matches_torch_forward_and_backward():
     """The hand-written RMSNorm backward against autograd through torch's own RMSNorm."""
     torch.manual_seed(6)
