@@ -49,6 +49,8 @@ def run_dir(tmp_path_factory) -> Path:
     for name, source, n_rows in (("train.csv", "GB1_WU_train_data.csv", 150), ("test.csv", "GB1_WU_test_data.csv", 50)):
         lines = (GB1_DIR / source).read_text().splitlines(keepends=True)[:n_rows]
         (gb1 / name).write_text("".join(lines))
+    test_rows = (GB1_DIR / "GB1_WU_test_data.csv").read_text().splitlines()[:40]
+    (gb1 / "longer.csv").write_text("".join(line.replace(",", "GS,", 1) + "\n" for line in test_rows))
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
@@ -65,7 +67,12 @@ def _metrics(run_dir: Path, task: str) -> dict:
 @pytest.mark.parametrize("task", TASKS)
 def test_prepared_table_and_leakage_report(run_dir, task):
     prepared = pd.read_csv(run_dir / f"results/{task}/prepared.tsv", sep="\t", keep_default_na=False)
-    assert list(prepared.columns) == ["id", "sequence", "target", "group", "fold", "split"]
+    spec = TEST_CONFIG["tasks"][task]
+    if spec["task_type"] == "regression":
+        assert list(prepared.columns) == ["id", "sequence", "target", "group", "fold", "split"]
+    else:  # the class index and its name
+        assert list(prepared.columns) == ["id", "sequence", "target", "label", "group", "fold", "split"]
+        assert (prepared["label"] == [str(spec["classes"][i]) for i in prepared["target"]]).all()
     assert set(prepared["split"]) == {"train", "valid", "test"}
     assert prepared["id"].is_unique
     leakage = json.loads((run_dir / f"results/{task}/leakage.json").read_text())
@@ -146,8 +153,25 @@ def test_figures_are_png_files(run_dir, task, figures):
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_external_set_is_scored_by_lyra_and_left_undefined_for_ridge(run_dir):
+    """Lyra scores sequences longer than its training ones; the ridge model's positional
+    features cannot, so its metric is undefined with the reason, and the run goes on."""
+    scored = json.loads((run_dir / "results/gb1_relso/lyra/external_longer.json").read_text())
+    predictions = pd.read_csv(run_dir / "results/gb1_relso/lyra/external_longer.tsv", sep="\t")
+    assert len(predictions) == 40 and (predictions["sequence"].str.len() == 58).all()
+    expected = spearmanr(predictions["y_true"], predictions["y_pred"]).statistic
+    assert scored["splits"]["test"]["value"]["value"] == pytest.approx(expected, abs=1e-6)
+    ridge = json.loads((run_dir / "results/gb1_relso/ridge/external_longer.json").read_text())
+    value = ridge["splits"]["test"]["value"]
+    assert value["undefined"] and "up to 56 long; 40 of 40 sequences" in value["reason"]
+    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
+    row = summary[(summary["task"] == "gb1_relso") & (summary["set"] == "longer")].iloc[0]
+    assert row["lyra"] == pytest.approx(expected, abs=1e-6) and np.isnan(row["ridge"])
+
+
 def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
     summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
+    summary = summary[summary["set"] == "test"]
     assert sorted(summary["task"]) == sorted(TASKS)
     for row in summary.itertuples():
         assert row.lyra == pytest.approx(_metrics(run_dir, row.task)["splits"]["test"]["value"]["value"], abs=1e-5)
