@@ -290,12 +290,28 @@ def predict_sequences(model: torch.nn.Module, meta: dict, sequences: list[str], 
     return frame
 
 
+def unscorable_reason(meta: dict, sequences: list[str]) -> str | None:
+    """Why a saved model cannot score ``sequences``, or None when it can.
+
+    Lyra, the CNN and the Transformer take any length (the Transformer up to its position
+    table, checked when it runs); one-hot ridge has a feature per position of its
+    training length, so it cannot score longer sequences.
+    """
+    if meta["model_name"] != "ridge":
+        return None
+    lengths = np.array([len(s) for s in sequences])
+    n_longer = int((lengths > meta["length"]).sum())
+    if n_longer == 0:
+        return None
+    return (f"one-hot ridge has position-specific features for sequences up to {meta['length']} long; "
+            f"{n_longer} of {len(sequences)} sequences here are longer (up to {lengths.max()})")
+
+
 def _ridge_predict(estimator, meta: dict, sequences: list[str]) -> np.ndarray:
     """Outputs of a fitted ridge / logistic model; sequences are padded to the training length."""
-    longest = max(map(len, sequences), default=0)
-    if longest > meta["length"]:
-        raise ValueError(f"a sequence of length {longest} is longer than the ridge model's training length "
-                         f"{meta['length']}")
+    reason = unscorable_reason(meta, sequences)
+    if reason:
+        raise ValueError(reason)
     x, _ = one_hot(sequences, meta["alphabet"], meta["ambiguous"], length=meta["length"])
     flat = x.reshape(len(x), -1).numpy()
     if meta["task_type"] in CLASSIFICATION:

@@ -15,7 +15,7 @@ from lyra.atomic import atomic_path
 from lyra.data import load_records
 from lyra.metrics import evaluate_task_predictions, unscored_evaluation
 from lyra.provenance import collect
-from lyra.runner import load_model, predict_sequences
+from lyra.runner import load_model, predict_sequences, unscorable_reason
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 
@@ -24,14 +24,8 @@ task = snakemake.params.task
 records = load_records(task, ".", task["name"])
 model, meta = load_model(snakemake.input.model)
 predictions = records[["id", "sequence"]].assign(split="test", fold=0, y_true=records["target"].to_numpy())
-lengths = records["sequence"].str.len()
-unscorable = meta["model_name"] == "ridge" and lengths.max() > meta["length"]
-if unscorable:
-    reason = (
-        f"one-hot ridge has position-specific features for sequences up to {meta['length']} long; "
-        f"{int((lengths > meta['length']).sum())} of {len(records)} sequences here are longer "
-        f"(up to {lengths.max()})"
-    )
+reason = unscorable_reason(meta, records["sequence"].tolist())
+if reason:
     logging.warning("%s: not scored: %s", snakemake.wildcards.name, reason)
     predictions["y_pred"] = float("nan")
 else:
@@ -47,7 +41,7 @@ result = {
     "description": task["description"],
     "model": snakemake.wildcards.model,
 }
-if unscorable:
+if reason:
     result.update(unscored_evaluation(task, len(predictions), reason))
 else:
     result.update(
