@@ -58,6 +58,15 @@ def test_transformer_rejects_too_long_inputs():
         model(torch.zeros(1, 9, 4), torch.ones(1, 9, dtype=torch.bool))
 
 
+@pytest.mark.parametrize("attention_dropout, stochastic", [(0.0, False), (0.5, True)])
+def test_transformer_attention_dropout_is_separate_from_residual_dropout(attention_dropout, stochastic):
+    """With residual dropout 0, training-mode outputs vary only if attention dropout is on."""
+    torch.manual_seed(0)
+    model = TransformerEncoderModel(4, 1, max_len=16, dropout=0.0, attention_dropout=attention_dropout).train()
+    x = torch.randn(3, 16, 4)
+    assert torch.equal(model(x), model(x)) is not stochastic
+
+
 def _planted_data(n, seed):
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, 4, size=(n, 12))
