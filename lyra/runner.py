@@ -293,17 +293,21 @@ def predict_sequences(model: torch.nn.Module, meta: dict, sequences: list[str], 
 def unscorable_reason(meta: dict, sequences: list[str]) -> str | None:
     """Why a saved model cannot score ``sequences``, or None when it can.
 
-    Lyra, the CNN and the Transformer take any length (the Transformer up to its position
-    table, checked when it runs); one-hot ridge has a feature per position of its
-    training length, so it cannot score longer sequences.
+    Lyra and the CNN take any length. One-hot ridge has a feature per position of its
+    training length and the Transformer a learned position per position of its table, so
+    neither can score longer sequences.
     """
-    if meta["model_name"] != "ridge":
+    if meta["model_name"] == "ridge":
+        limit, what = meta["length"], "one-hot ridge has position-specific features"
+    elif meta["model_name"] == "transformer":
+        limit, what = meta["model_options"]["max_len"], "the Transformer has learned positions"
+    else:
         return None
     lengths = np.array([len(s) for s in sequences])
-    n_longer = int((lengths > meta["length"]).sum())
+    n_longer = int((lengths > limit).sum())
     if n_longer == 0:
         return None
-    return (f"one-hot ridge has position-specific features for sequences up to {meta['length']} long; "
+    return (f"{what} for sequences up to {limit} long; "
             f"{n_longer} of {len(sequences)} sequences here are longer (up to {lengths.max()})")
 
 

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 from lyra import splits
 from lyra.data import load_records, resolve_task
 from lyra.experiments import epistasis_tasks, guide_lines, metrics_row, results_table, scaling_plot, scaling_table
-from lyra.runner import load_model, predict_sequences, resolve_model, train_fold
+from lyra.runner import load_model, predict_sequences, resolve_model, train_fold, unscorable_reason
 from lyra.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,6 +122,12 @@ def test_transformer_positions_cover_the_longest_sequence(tmp_path):
     saved = torch.load(tmp_path / "model.pt", weights_only=False)
     assert saved["model_options"]["max_len"] == 9
     assert saved["state_dict"]["positions.weight"].shape[0] == 9
+    # an external set with longer sequences is reported as unscorable, not a crash
+    model, meta = load_model(tmp_path / "model.pt")
+    assert unscorable_reason(meta, ["ACGTACGTA"]) is None
+    assert "2 of 3 sequences here are longer (up to 12)" in unscorable_reason(meta, ["ACG", "ACGTACGTAC", "A" * 12])
+    with pytest.raises(ValueError, match="max_len=9"):
+        predict_sequences(model, meta, ["A" * 12])
 
 
 # ---------------------------------------------------------------- tables and figures
@@ -189,7 +195,7 @@ def test_scaling_plot_is_written_with_oom_rows(tmp_path):
 TINY_CONFIG = {
     "data_root": ".",
     "n_boot": 50,
-    "models": ["lyra"],
+    "models": ["lyra", "ridge"],  # ridge: the baseline of this tiny run
     "model": {"d_model": 8, "d_state": 8, "dropout": 0.0},
     "trainer": {"epochs": 1, "batch_size": 64},
     "synthetic": {"small": {"n_sequences": 200, "length": 10, "alphabet": "dna", "orders": [1, 2],
@@ -200,7 +206,6 @@ TINY_CONFIG = {
     "model_variants": {"same_as_lyra": {"base": "lyra", "options": {"d_state": 8}},
                        "lyra_s4d_only": {"base": "lyra", "options": {"pgc_expansions": []}}},
     "experiments": {
-        "baselines": ["ridge"],
         "ablations": {"tasks": ["small"], "comparisons": {"no_pgc": ["lyra", "same_as_lyra", "lyra_s4d_only"]}},
         "epistasis": {"orders": [1, 2], "models": ["ridge"],
                       "landscape": {"n_sequences": 300, "length": 8, "alphabet": "dna", "n_terms": 4, "noise": 0.05},
@@ -233,8 +238,11 @@ def test_baseline_table_matches_the_predictions(run_dir):
     assert sorted(table["model"]) == ["lyra", "ridge"]
     for row in table.itertuples():
         assert row.value == pytest.approx(_test_spearman(run_dir, f"results/small/{row.model}"), abs=1e-5)
-    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
-    assert set(summary["task"]) == {"small"}
+    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t").set_index("task")
+    assert list(summary.index) == ["small"]
+    for row in table.itertuples():  # each model, baseline included, is a column group of the summary
+        assert summary.loc["small", row.model] == pytest.approx(row.value, abs=1e-5)
+        assert summary.loc["small", f"{row.model}_n_parameters"] == row.n_parameters
     assert (run_dir / "results/small/ridge/figures/learning_curve_fold0.png").read_bytes().startswith(PNG)
 
 

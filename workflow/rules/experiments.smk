@@ -1,6 +1,6 @@
 rule experiments:
     input:
-        experiment_targets(),
+        lambda wildcards: experiment_targets(),
 
 
 rule experiment_baselines:
@@ -22,7 +22,7 @@ rule experiment_baselines:
         "../envs/lyra.yaml"
     params:
         entries=lambda wildcards: baseline_entries(),
-        models=lambda wildcards: ["lyra", *EXPERIMENTS.get("baselines", [])],
+        models=MODELS,
         title="Lyra and the baselines, same splits",
     script:
         "../scripts/experiment_comparison.py"

@@ -1,8 +1,9 @@
 from lyra.experiments import epistasis_tasks
 from lyra.runner import resolve_model
 
-# config/experiments.yaml (absent when a config replaces the workflow's): model
-# variants and the experiments of target `experiments`.
+# Model variants and the experiments of target `experiments`: given by a config overlay,
+# `--configfile config/experiments.yaml` (merged over config/config.yaml), which also
+# widens `models` to the baselines so that results/summary.tsv has their columns.
 validate(config, "../schemas/experiments.schema.yaml")
 EXPERIMENTS = config.get("experiments") or {}
 VARIANTS = config.get("model_variants") or {}
@@ -58,7 +59,7 @@ def ablation_entries(name):
 
 
 def baseline_entries():
-    return comparison_entries(TASKS, ["lyra", *EXPERIMENTS.get("baselines", [])])
+    return comparison_entries(TASKS, MODELS)
 
 
 def epistasis_entries():
@@ -79,15 +80,13 @@ def experiment_targets():
     """Everything target `experiments` builds: the baselines on every task (with their
     figures and the summary), one figure per ablation, the interaction-order sweep and
     the scaling measurement."""
-    targets = ["results/summary.tsv", "results/summary.png"]
-    for task in TASKS:
-        for model in ["lyra", *EXPERIMENTS.get("baselines", [])]:
-            targets.append(f"results/{task}/{model}/metrics.json")
-            targets += [
-                f"results/{task}/{model}/figures/{fig}.png"
-                for fig in figure_names(task)
-            ]
-    if EXPERIMENTS.get("baselines"):
+    if not EXPERIMENTS:
+        raise ValueError(
+            "target `experiments` needs the experiments config: "
+            "snakemake experiments --configfile config/experiments.yaml"
+        )
+    targets = all_targets()
+    if len(MODELS) > 1:
         targets.append(f"{EXPERIMENT_DIR}/baselines.png")
     for name in (EXPERIMENTS.get("ablations") or {}).get("comparisons", {}):
         targets.append(f"{EXPERIMENT_DIR}/ablation_{name}.png")

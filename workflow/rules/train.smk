@@ -22,7 +22,12 @@ rule train:
         ),
     params:
         task=lambda wildcards: TASK_CONFIGS[wildcards.task],
-        # named model variants (e.g. ablations, config/experiments.yaml) trained by the same rule
-        variants=config.get("model_variants", {}),
+        # a named model variant (e.g. an ablation, config/experiments.yaml) is trained by the
+        # same rule; only this job's own variant is a parameter, so editing one reruns only it
+        variants=lambda wildcards: {
+            name: spec
+            for name, spec in config.get("model_variants", {}).items()
+            if name == wildcards.model
+        },
     script:
         "../scripts/train.py"
