@@ -279,3 +279,16 @@ def test_report_has_the_experiments(run_dir):
     assert result.returncode == 0, result.stderr[-5000:]
     html = (run_dir / "report.html").read_text()
     assert "Experiments" in html and "ablation_no_pgc.png" in html
+
+
+def test_target_experiments_without_its_config_names_the_overlay(run_dir):
+    config = {key: value for key, value in TINY_CONFIG.items() if key not in ("experiments", "model_variants")}
+    (run_dir / "no_experiments.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "-n", "--configfile", "no_experiments.yaml",
+               "--replace-workflow-config", "experiments"]
+    result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "--configfile config/experiments.yaml" in result.stdout + result.stderr
+    # the default target of the same config is unaffected
+    command.remove("experiments")
+    assert subprocess.run(command, cwd=run_dir, capture_output=True, text=True).returncode == 0
