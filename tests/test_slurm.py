@@ -46,7 +46,7 @@ def _requirements_or_skip(tmp_path):
         pytest.skip(f"cannot make the GPU character devices here (no CAP_MKNOD?): {error}")
 
 
-# the test's own config alone, without the workflow's config/experiments.yaml merged in
+# the test's own config alone, without the workflow's config/config.yaml merged in
 ONLY_THIS_CONFIG = ("--configfile", "config/config.yaml", "--replace-workflow-config")
 
 
