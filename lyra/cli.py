@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from lyra.atomic import atomic_path
+from lyra.config import MODELS, Task, metric_names, task_from_config
 from lyra.errors import LyraInputError
 
 log = logging.getLogger("lyra")
@@ -28,7 +28,7 @@ log = logging.getLogger("lyra")
 TASK_TYPES = ("regression", "binary", "multiclass")
 
 
-def _task_from_flags(args: argparse.Namespace) -> tuple[dict, Path]:
+def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
     """A task entry (as in config.yaml) built from command-line flags; data root is '/'."""
     fmt = args.format or _format_from_suffix(args.input)
     paths = {"train": str(Path(args.input).resolve())}
@@ -71,10 +71,7 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[dict, Path]:
                                          "weight_decay": args.weight_decay, "patience": args.patience,
                                          "seed": args.seed}.items() if v is not None}
     task["seed"] = args.seed
-    config = {"tasks": {"cli": task}}
-    from lyra.data import resolve_task
-
-    return resolve_task(config, "cli"), Path("/")
+    return task_from_config({"tasks": {"cli": task}}, "cli", source="command line"), Path("/")
 
 
 def _format_from_suffix(path: str) -> str:
@@ -99,8 +96,8 @@ def _key_values(items: list[str] | None) -> dict:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from lyra import splits
-    from lyra.data import load_records, resolve_task
-    from lyra.metrics import evaluate_task_predictions
+    from lyra.data import load_records
+    from lyra.results import evaluate_task, read_predictions, write_json
     from lyra.runner import train_fold
 
     if args.config:
@@ -108,32 +105,31 @@ def _cmd_train(args: argparse.Namespace) -> None:
             raise ValueError("--config needs --task NAME")
         with open(args.config) as handle:
             config = yaml.safe_load(handle)
-        task = resolve_task(config, args.task)
-        data_root = Path(task.get("data_root") or config.get("data_root", "."))
+        task = task_from_config(config, args.task, source=args.config)
+        data_root = Path(task.data_root or config.get("data_root", "."))
     else:
         if not (args.input and args.sequence_column and args.target_column and args.alphabet):
             raise ValueError("train needs --input, --sequence-column, --target-column and --alphabet (or --config/--task)")
         task, data_root = _task_from_flags(args)
     out_dir = Path(args.out_dir)
-    records = load_records(task, data_root, task.get("name"))
-    if records.attrs.get("classes"):
-        task["classes"] = records.attrs["classes"]
-    prepared = splits.assign(records, task)
+    records = load_records(task, data_root)
+    prepared = splits.assign(records, task.split, task.name)
     folds = range(splits.n_folds(prepared)) if args.fold is None else [args.fold]
-    frames = []
+    prediction_files = []
     for fold in folds:
         fold_dir = out_dir / f"fold{fold}" if len(folds) > 1 or args.fold is not None else out_dir
         summary = train_fold(prepared, task, fold, fold_dir, args.model, args.device, progress=not args.quiet)
         log.info("fold %d: %s", fold, json.dumps(summary, default=str))
-        frames.append(pd.read_csv(fold_dir / "predictions.tsv", sep="\t", keep_default_na=False))
-    metrics = evaluate_task_predictions(pd.concat(frames), task)
-    _write_json(metrics, out_dir / "metrics.json")
+        prediction_files.append(fold_dir / "predictions.tsv")
+    metrics = evaluate_task(read_predictions(*prediction_files), task)
+    write_json(metrics, out_dir / "metrics.json")
     print(_headline(metrics))
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
     from lyra.encode import normalise_sequences
     from lyra.io import read_fasta, read_table
+    from lyra.results import write_predictions
     from lyra.runner import load_model, predict_sequences
 
     model, meta = load_model(args.model)
@@ -156,15 +152,15 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     frame.insert(0, "id", list(ids))
     if meta["classes"]:
         frame["y_pred_label"] = [meta["classes"][i] for i in frame["y_pred"]]
-    with atomic_path(args.out) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
+    write_predictions(frame, args.out)
     print(f"wrote {len(frame)} predictions to {args.out}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from lyra.metrics import evaluate_predictions
+    from lyra.results import read_predictions, write_json
 
-    frame = pd.read_csv(args.predictions, sep="\t", keep_default_na=False)
+    frame = read_predictions(args.predictions)
     for column in ("split", "y_true", "y_pred"):
         if column not in frame.columns:
             raise LyraInputError(args.predictions, "header", f"no column '{column}' (a lyra predictions.tsv has "
@@ -174,13 +170,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     metric = args.metric or ("spearman" if args.task_type == "regression" else "accuracy")
     classes = args.classes.split(",") if args.classes else None
     metrics = evaluate_predictions(frame, args.task_type, metric, classes, n_boot=args.n_boot, seed=args.seed)
-    _write_json(metrics, args.out)
+    write_json(metrics, args.out)
     print(_headline(metrics))
-
-
-def _write_json(obj: dict, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def _headline(metrics: dict) -> str:
@@ -218,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="policy for ambiguity codes such as N or X (default: error)")
     train.add_argument("--task-type", choices=TASK_TYPES, default="regression", help="default: regression")
     train.add_argument("--classes", help="comma-separated class labels in index order (classification)")
-    train.add_argument("--metric", choices=["spearman", "pearson", "r2", "mse", "accuracy", "mcc", "auroc"],
+    train.add_argument("--metric", choices=metric_names(),
                        help="main metric (default: spearman / accuracy)")
     train.add_argument("--max-length", type=int, help="reject sequences longer than this")
     train.add_argument("--valid-fraction", type=float, default=0.15, help="validation fraction (default 0.15)")
@@ -226,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="test fraction for a random split (default 0.15)")
     train.add_argument("--target-log-offset", type=float,
                        help="train on log(y + offset) (heavy-tailed targets); predictions are mapped back")
-    train.add_argument("--model", choices=["lyra", "cnn", "transformer", "ridge"], default="lyra",
+    train.add_argument("--model", choices=list(MODELS), default="lyra",
                        help="model to train (default lyra; the others are baselines)")
     train.add_argument("--model-option", action="append", metavar="KEY=VALUE",
                        help="model constructor option, e.g. d_model=32 (repeatable)")

@@ -53,7 +53,7 @@ class MetricValue:
         return {"value": float(self.value), "undefined": False}
 
 
-def _undefined(reason: str) -> MetricValue:
+def undefined_value(reason: str) -> MetricValue:
     return MetricValue(math.nan, reason)
 
 
@@ -93,7 +93,7 @@ def pearson(y_true, y_pred) -> MetricValue:
     y_true, y_pred, problem = _check_pair(y_true, y_pred, min_n=2)
     problem = problem or _correlation_problem(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(stats.pearsonr(y_true, y_pred).statistic))
 
 
@@ -102,7 +102,7 @@ def spearman(y_true, y_pred) -> MetricValue:
     y_true, y_pred, problem = _check_pair(y_true, y_pred, min_n=2)
     problem = problem or _correlation_problem(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(stats.spearmanr(y_true, y_pred).statistic))
 
 
@@ -112,7 +112,7 @@ def r2(y_true, y_pred) -> MetricValue:
     if problem is None and _is_constant(y_true):
         problem = "true values are constant, so R^2 has no denominator"
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.r2_score(y_true, y_pred)))
 
 
@@ -120,7 +120,7 @@ def mse(y_true, y_pred) -> MetricValue:
     """Mean squared error."""
     y_true, y_pred, problem = _check_pair(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.mean_squared_error(y_true, y_pred)))
 
 
@@ -128,7 +128,7 @@ def accuracy(y_true, y_pred) -> MetricValue:
     """Fraction of predicted class indices equal to the true ones."""
     y_true, y_pred, problem = _check_pair(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.accuracy_score(y_true, y_pred)))
 
 
@@ -140,7 +140,7 @@ def mcc(y_true, y_pred) -> MetricValue:
     if problem is None and len(np.unique(y_true)) < 2:
         problem = "true values are a single class"
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.matthews_corrcoef(y_true, y_pred)))
 
 
@@ -158,15 +158,15 @@ def auroc(y_true, y_score) -> MetricValue:
     if len(y_true) != len(y_score):
         raise ValueError(f"y_true has {len(y_true)} rows but y_score has {len(y_score)}")
     if not np.all(np.isfinite(y_score)):
-        return _undefined("scores contain non-finite values")
+        return undefined_value("scores contain non-finite values")
     if y_score.ndim == 1:
         if len(np.unique(y_true)) < 2:
-            return _undefined("true values are a single class")
+            return undefined_value("true values are a single class")
         return MetricValue(float(skm.roc_auc_score(y_true, y_score)))
     n_classes = y_score.shape[1]
     absent = [c for c in range(n_classes) if not np.any(y_true == c)]
     if absent:
-        return _undefined(f"class index(es) {absent} absent from true values")
+        return undefined_value(f"class index(es) {absent} absent from true values")
     per_class = [skm.roc_auc_score(y_true == c, y_score[:, c]) for c in range(n_classes)]
     return MetricValue(float(np.mean(per_class)))
 
@@ -374,30 +374,3 @@ def evaluate_predictions(
         if test["fold"].nunique() > 1:
             result["kfold"] = _fold_summary(test, task_type, metric, prob_cols)
     return result
-
-
-def evaluate_task_predictions(predictions: pd.DataFrame, task: dict, n_boot: int = 1000, seed: int = 0,
-                              source: str = "predictions") -> dict:
-    """``evaluate_predictions`` with the task type, main metric and classes read from a task entry."""
-    classes = [str(c) for c in task["classes"]] if task.get("classes") else None
-    return evaluate_predictions(predictions, task["task_type"], task["metric"], classes, n_boot=n_boot, seed=seed,
-                                source=source)
-
-
-def unscored_evaluation(task: dict, n_test: int, reason: str) -> dict:
-    """The ``evaluate_task_predictions`` result for a test set that a model cannot score:
-    the main metric undefined with ``reason``, and no interval."""
-    value = _undefined(reason).to_json()
-    return {
-        "metric": task["metric"],
-        "task_type": task["task_type"],
-        "classes": [str(c) for c in task["classes"]] if task.get("classes") else None,
-        "splits": {
-            "test": {
-                "n": int(n_test),
-                "value": value,
-                "metrics": {task["metric"]: value},
-                "ci": {"low": None, "high": None, "level": 0.95, "n_boot": 0, "n_undefined": 0},
-            }
-        },
-    }

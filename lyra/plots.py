@@ -19,7 +19,7 @@ HEXBIN_ABOVE = 2000  # test rows above which the scatter becomes a hexbin densit
 DPI = 150
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
@@ -68,7 +68,7 @@ def scatter_pred_vs_true(pred_df: pd.DataFrame, path, metric_name: str, metric_v
     ax.set_ylabel(f"predicted {label}")
     title = f"test {metric_name} = {_format_value(metric_value)} (n = {int(finite.sum())})"
     ax.set_title(title if note is None else f"{title}\n{note}", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _metric_column(history: pd.DataFrame) -> str:
@@ -116,7 +116,7 @@ def learning_curves(history_df: pd.DataFrame, path) -> Path:
             ax.axvline(best, color="tab:red", ls=":", lw=1)
     axes[1].set_title("best epoch: " + ("none (metric never defined)" if best is None else str(best)), fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
@@ -140,7 +140,7 @@ def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
     ax.set_ylabel("true positive rate")
     ax.set_title(f"ROC, test rows (n = {len(test)})", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
@@ -151,7 +151,7 @@ def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
     ax = fig.subplots()
     ConfusionMatrixDisplay(counts, display_labels=[str(c) for c in classes]).plot(ax=ax, colorbar=False, cmap="Blues")
     ax.set_title(f"test rows (n = {len(test)})", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
@@ -198,4 +198,4 @@ def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
     if labelled:
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
+from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES
 from lyra.errors import LyraInputError
 
 log = logging.getLogger(__name__)
 
-KFOLD_SCHEMES = ("kfold_column", "group_kfold")
-SPLIT_NAMES = ("train", "valid", "test")
 
-
-def _fail(records: pd.DataFrame, task: dict, problem: str) -> LyraInputError:
-    return LyraInputError(records.attrs.get("source", "<records>"), f"task '{task.get('name', 'task')}'", problem)
+def _fail(records: pd.DataFrame, name: str, problem: str) -> LyraInputError:
+    return LyraInputError(records.attrs.get("source", "<records>"), f"task '{name}'", problem)
 
 
 def _has_groups(records: pd.DataFrame) -> bool:
@@ -81,24 +79,24 @@ def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
     return labels
 
 
-def _check_nonempty(splits: pd.Series, records: pd.DataFrame, task: dict, fold: int | None = None) -> None:
+def _check_nonempty(splits: pd.Series, records: pd.DataFrame, name: str, fold: int | None = None) -> None:
     counts = splits.value_counts()
-    for name in SPLIT_NAMES:
-        if counts.get(name, 0) == 0:
+    for split in SPLIT_NAMES:
+        if counts.get(split, 0) == 0:
             where = f" in fold {fold}" if fold is not None else ""
-            raise _fail(records, task, f"the split leaves no {name} rows{where} "
+            raise _fail(records, name, f"the split leaves no {split} rows{where} "
                         f"(counts: {', '.join(f'{k}={counts.get(k, 0)}' for k in SPLIT_NAMES)})")
 
 
-def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
-    """The prepared table: id, sequence, target, (label,) group, fold, split.
+def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFrame:
+    """The prepared table of task ``name`` with split block ``spec`` (a Task's ``split``):
+    id, sequence, target, (label,) group, fold, split.
 
     Single-split schemes give fold 0 and a split per row (valid carved from train by
     ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
     test fold and an empty split (see :func:`view`). A split leaving no train, valid or
     test rows (in any fold) raises LyraInputError naming the task.
     """
-    spec = task.get("split", {})
     scheme = spec.get("scheme")
     seed = int(spec.get("seed", 0))
     prepared = records[[c for c in ("id", "sequence", "target", "label") if c in records]].copy()
@@ -107,7 +105,7 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
 
     if scheme in ("column", "files"):
         if "split" not in records:
-            raise _fail(records, task, f"scheme {scheme} but the records carry no split")
+            raise _fail(records, name, f"scheme {scheme} but the records carry no split")
         prepared["split"] = records["split"].to_numpy()
     elif scheme == "random":
         prepared["split"] = _random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
@@ -115,44 +113,44 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
         try:
             prepared["split"] = _row_range_splits(len(records), spec.get("ranges") or {})
         except ValueError as err:
-            raise _fail(records, task, str(err)) from None
+            raise _fail(records, name, str(err)) from None
         outside = prepared["split"] == ""
         if outside.any():
-            log.info("task %s: %d rows outside every row range left out", task.get("name"), int(outside.sum()))
+            log.info("task %s: %d rows outside every row range left out", name, int(outside.sum()))
             prepared = prepared[~outside].reset_index(drop=True)
     elif scheme == "genome_blocks":
         try:
             prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
         except ValueError as err:
-            raise _fail(records, task, str(err)) from None
+            raise _fail(records, name, str(err)) from None
     elif scheme == "kfold_column":
         if "fold" not in records:
-            raise _fail(records, task, "scheme kfold_column but the records carry no fold")
+            raise _fail(records, name, "scheme kfold_column but the records carry no fold")
         folds = records["fold"].astype(int).to_numpy()
         k = int(folds.max()) + 1
         missing = sorted(set(range(k)) - set(folds.tolist()))
         if k < 2 or missing:
-            raise _fail(records, task, f"fold column must hold every fold 0..K-1 with K >= 2; "
+            raise _fail(records, name, f"fold column must hold every fold 0..K-1 with K >= 2; "
                         f"found {sorted(set(folds.tolist()))}")
         prepared["fold"] = folds
     elif scheme == "group_kfold":
         if not _has_groups(records):
-            raise _fail(records, task, "group_kfold needs columns.group")
+            raise _fail(records, name, "group_kfold needs columns.group")
         k = int(spec.get("n_folds", 5))
         if records["group"].nunique() < k:
-            raise _fail(records, task, f"{records['group'].nunique()} groups cannot fill {k} folds")
+            raise _fail(records, name, f"{records['group'].nunique()} groups cannot fill {k} folds")
         splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         folds = np.empty(len(records), dtype=int)
         for fold, (_, test) in enumerate(splitter.split(records, groups=records["group"])):
             folds[test] = fold
         prepared["fold"] = folds
     else:
-        raise _fail(records, task, f"unknown split scheme {scheme!r}")
+        raise _fail(records, name, f"unknown split scheme {scheme!r}")
 
     if scheme in KFOLD_SCHEMES:
         prepared["split"] = ""
         for fold in range(n_folds(prepared)):
-            _check_nonempty(view(prepared, fold, task)["split"], records, task, fold)
+            _check_nonempty(view(prepared, fold, spec)["split"], records, name, fold)
     else:
         prepared["fold"] = 0
         if not (prepared["split"] == "valid").any():
@@ -160,8 +158,8 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
                                  float(spec.get("valid_fraction", 0.15)), seed)
             prepared.loc[valid, "split"] = "valid"
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
-                     task.get("name"), int(valid.sum()), spec.get("valid_fraction", 0.15))
-        _check_nonempty(prepared["split"], records, task)
+                     name, int(valid.sum()), spec.get("valid_fraction", 0.15))
+        _check_nonempty(prepared["split"], records, name)
     columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
     return prepared[[c for c in columns if c in prepared]]
 
@@ -171,8 +169,8 @@ def n_folds(prepared: pd.DataFrame) -> int:
     return int(prepared["fold"].max()) + 1 if (prepared["split"] == "").all() else 1
 
 
-def view(prepared: pd.DataFrame, fold: int, task: dict) -> pd.DataFrame:
-    """The prepared rows with ``split`` filled in for ``fold``.
+def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
+    """The prepared rows with ``split`` filled in for ``fold`` (``spec``: the task's split block).
 
     K-fold: test = fold ``fold``, valid = a seeded ``valid_fraction`` of the other rows
     (grouped when groups exist; seed = split.seed + fold), train = the rest.
@@ -182,7 +180,6 @@ def view(prepared: pd.DataFrame, fold: int, task: dict) -> pd.DataFrame:
         if fold != 0:
             raise ValueError(f"single-split table has only fold 0, not {fold}")
         return prepared.copy()
-    spec = task.get("split", {})
     out = prepared.copy()
     test = (out["fold"] == fold).to_numpy()
     valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
@@ -220,23 +217,23 @@ def overlapping_regions(regions: pd.DataFrame, is_test: np.ndarray) -> int:
     return count
 
 
-def leakage_report(prepared: pd.DataFrame, task: dict | None = None, regions: pd.DataFrame | None = None) -> dict:
+def leakage_report(prepared: pd.DataFrame, spec: dict | None = None, regions: pd.DataFrame | None = None) -> dict:
     """Duplicate sequences within each split, distinct sequences shared across splits and
     the test rows whose sequence also occurs outside test.
 
-    Per fold for k-fold tables (train/valid/test when ``task`` is given, else
-    rest/test). With ``regions`` (id, chrom, start, end: the BED records) each fold also
+    Per fold for k-fold tables (train/valid/test when the split block ``spec`` is
+    given, else rest/test). With ``regions`` (id, chrom, start, end: the BED records) each fold also
     counts test regions overlapping a train or valid region. JSON-serialisable.
     """
     folds = {}
     if regions is not None:
         regions = regions.set_index("id").loc[prepared["id"], ["chrom", "start", "end"]].reset_index(drop=True)
     for fold in range(n_folds(prepared)):
-        if (prepared["split"] == "").all() and task is None:
+        if (prepared["split"] == "").all() and spec is None:
             test = prepared["fold"] == fold
             parts = {"rest": prepared.loc[~test, "sequence"], "test": prepared.loc[test, "sequence"]}
         else:
-            table = view(prepared, fold, task or {})
+            table = view(prepared, fold, spec or {})
             test = table["split"] == "test"
             parts = {name: table.loc[table["split"] == name, "sequence"] for name in SPLIT_NAMES}
         folds[str(fold)] = _overlap_counts(parts)

@@ -1,9 +1,7 @@
 """The training loop: AdamW, early stopping on a validation metric, exact resumption.
 
-``fit`` trains any ``nn.Module`` that maps (x, mask) to outputs; ``train_fold`` is the
-task-level entry point the workflow and the CLI call: it encodes one fold of a prepared
-table, builds the model, trains it and writes ``model.pt``, ``history.csv`` and
-``predictions.tsv``.
+``fit`` trains any ``nn.Module`` that maps (x, mask) to outputs; ``lyra.runner.train_fold``
+is the task-level entry point the workflow and the CLI call.
 
 Every epoch ends with a checkpoint holding the model, optimizer, scheduler, best state
 and all random-number-generator states, so a killed run that restarts from it ends
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import logging
 import random
 import time
@@ -29,52 +26,12 @@ from tqdm.auto import tqdm
 
 from lyra import distributed
 from lyra.atomic import atomic_path
+from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
-
-CLASSIFICATION = ("binary", "multiclass")
-PRECISIONS = ("fp32", "tf32", "bf16")
-
-
-@dataclass
-class TrainerConfig:
-    """Optimisation settings; every field can be overridden from a task's ``trainer:`` block."""
-
-    epochs: int = 30
-    batch_size: int = 128
-    eval_batch_size: int = 1024
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    patience: int = 10
-    scheduler: str = "constant"  # constant | cosine
-    standardize_targets: bool = True
-    class_weights: bool = False
-    selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
-    grad_clip: float | None = None
-    seed: int = 0
-    n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
-    precision: str = "fp32"  # fp32 | tf32 | bf16 (see precision_context)
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> "TrainerConfig":
-        """Build from a dict, rejecting unknown keys by name."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
-        config = cls(**values)
-        if config.n_gpus < 1:
-            raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
-        if config.scheduler not in ("constant", "cosine"):
-            raise ValueError(f"trainer.scheduler must be 'constant' or 'cosine', got {config.scheduler!r}")
-        if config.precision not in PRECISIONS:
-            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
-        return config
-
 
 @contextlib.contextmanager
 def precision_context(precision: str, device: torch.device):
@@ -146,13 +103,14 @@ def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor,
     return torch.cat(outputs).numpy() if outputs else np.zeros((0, 1), dtype=np.float32)
 
 
-def _loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
+def loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy (classification) or mean squared error on standardised targets."""
     if task_type in CLASSIFICATION:
         return F.cross_entropy(outputs, y, weight=class_weight)
     return F.mse_loss(outputs.squeeze(-1), y)
 
 
-def _score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> float:
+def score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> float:
     """Validation score (higher is better); NaN when the metric is undefined."""
     if task_type in CLASSIFICATION:
         if metric == "auroc":
@@ -216,13 +174,13 @@ def train_epoch(
         xb, mb, yb = _batch(train, order[start : start + batch_size], device)
         with precision_context(config.precision, device):
             outputs = model(xb, mb)
-        loss = _loss(outputs.float(), yb, task_type, class_weight)
+        batch_loss = loss(outputs.float(), yb, task_type, class_weight)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch_loss.backward()
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        total_loss += loss.detach().double() * len(yb)
+        total_loss += batch_loss.detach().double() * len(yb)
     return distributed.mean_over_ranks(total_loss, len(order))
 
 
@@ -281,13 +239,13 @@ def fit(
         scheduler.step()
 
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
-        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
+        valid_loss = loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
+        valid_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
-        improved = np.isfinite(score) and score > state["best_score"]
+        improved = np.isfinite(valid_score) and valid_score > state["best_score"]
         if improved or state["epoch"] == 1:
             best_state = copy.deepcopy(model.state_dict())
-            state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=state["epoch"])
+            state.update(best_score=valid_score if np.isfinite(valid_score) else -np.inf, best_epoch=state["epoch"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
         state["finished"] = state["bad_epochs"] >= config.patience
         state["history"].append(
@@ -295,7 +253,7 @@ def fit(
                 "epoch": state["epoch"],
                 "train_loss": train_loss,
                 "valid_loss": valid_loss,
-                f"valid_{metric}": score * (-1.0 if metric == "mse" else 1.0),
+                f"valid_{metric}": valid_score * (-1.0 if metric == "mse" else 1.0),
                 "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
@@ -317,7 +275,7 @@ def fit(
         log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
                                                           if k != "epoch"))
         bar.update(1)
-        bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{score:.4f}"})
+        bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from Bio.Seq import Seq
 
+from lyra.config import task_from_config
 from lyra.data import load_records
 from lyra.errors import LyraInputError
 from lyra.splits import assign
@@ -14,6 +15,11 @@ from lyra.splits import assign
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"
 GOOD = DATA / "good"
+
+
+def typed(entry, name="case"):
+    """A task entry as the workflow builds it (schema defaults filled)."""
+    return task_from_config({"tasks": {name: entry}}, name)
 
 
 def table_task(path, **overrides):
@@ -94,9 +100,9 @@ def test_every_bad_file_has_a_case():
 
 @pytest.mark.parametrize("case,task,fragments", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_rejected_with_located_message(case, task, fragments):
-    task = {**task, "name": "case"}
     with pytest.raises(LyraInputError) as caught:
-        assign(load_records(task, BAD), task)
+        task = typed(task)
+        assign(load_records(task, BAD), task.split, task.name)
     message = str(caught.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
@@ -106,7 +112,7 @@ def test_bad_input_is_rejected_with_located_message(case, task, fragments):
 def test_table_quirks_are_accepted(case):
     target = "fit ness" if case == "cr_only.csv" else "fitness"
     task = table_task(case, columns={"target": target}, split=COLUMN_SPLIT)
-    records = load_records(task, GOOD, "quirk")
+    records = load_records(typed(task, "quirk"), GOOD)
     assert records["sequence"].tolist() == ["ACDE", "ACDF", "ACDG"]
     assert records["target"].tolist() == [1.0, 2.0, 3.0]
     assert records["split"].tolist() == ["train", "valid", "test"]
@@ -115,7 +121,7 @@ def test_table_quirks_are_accepted(case):
 def test_mixed_case_is_accepted_and_counted(caplog):
     task = table_task("mixed_case.csv", split=COLUMN_SPLIT)
     with caplog.at_level("INFO", logger="lyra.encode"):
-        records = load_records(task, GOOD, "mixed")
+        records = load_records(typed(task, "mixed"), GOOD)
     assert records["sequence"].tolist() == ["ACDE", "ACDF", "ACDG", "ACDH"]
     assert "upper-cased 6 lower-case letters in 2 records" in caplog.text
 
@@ -128,7 +134,7 @@ def test_genome_in_read_only_dir_without_index(tmp_path):
     genome_dir.chmod(0o555)
     try:
         task = bed_task("regions.bed")
-        records = load_records(task, genome_dir, "ro")
+        records = load_records(typed(task, "ro"), genome_dir)
         assert sorted(os.listdir(genome_dir)) == ["genome.fa", "regions.bed"]
     finally:
         genome_dir.chmod(0o755)

@@ -20,7 +20,8 @@ def records(n=100, groups=None, seed=0):
 
 
 def task(**split):
-    return {"name": "t", "split": split}
+    """A task's split block."""
+    return split
 
 
 def test_random_fractions_are_seeded():
@@ -61,7 +62,7 @@ def test_kfold_column_needs_every_fold():
     recs = records(20)
     recs["fold"] = [0, 2] * 10
     with pytest.raises(LyraInputError, match="synthetic.csv: task 't': fold column must hold every fold"):
-        assign(recs, task(scheme="kfold_column"))
+        assign(recs, task(scheme="kfold_column"), "t")
     recs["fold"] = [0, 1] * 10
     assert n_folds(assign(recs, task(scheme="kfold_column"))) == 2
 

@@ -18,15 +18,15 @@ rule train:
         gpu=lambda wildcards: (
             0
             if wildcards.model == "ridge"
-            else TASK_CONFIGS[wildcards.task]["trainer"].get("n_gpus", 1)
+            else TASK_CONFIGS[wildcards.task].trainer.n_gpus
         ),
     params:
-        task=lambda wildcards: TASK_CONFIGS[wildcards.task],
+        task=lambda wildcards: task_params(wildcards.task),
         # a named model variant (e.g. an ablation, config/experiments.yaml) is trained by the
         # same rule; only this job's own variant is a parameter, so editing one reruns only it
         variants=lambda wildcards: {
             name: spec
-            for name, spec in config.get("model_variants", {}).items()
+            for name, spec in WORKFLOW.variants.items()
             if name == wildcards.model
         },
     script:

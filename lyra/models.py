@@ -1,0 +1,198 @@
+"""Every model behind one interface: fit, predict, state for model.pt, parameter count,
+and whether it can score a set of sequences.
+
+``NeuralModel`` wraps the torch modules (``Lyra``, the CNN and the Transformer baselines)
+trained by ``lyra.train.fit``; ``RidgeModel`` is the one-hot ridge / logistic regression
+baseline. Both take one-hot tensors ``x`` (n, L, A) with their ``mask`` and return raw
+outputs (n, d_output): standardised values for regression, logits (or log-probabilities)
+for classification. ``build`` makes one from its base model name; ``from_saved`` rebuilds
+one from the dict ``state()`` returned (stored in model.pt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lyra.baselines import CNN, TransformerEncoderModel, class_probabilities, fit_linear
+from lyra.config import CLASSIFICATION, MODELS, TrainerConfig
+from lyra.devices import select_devices
+from lyra.launch import launch_fit
+from lyra.model import Lyra
+from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
+
+MODULES = {"lyra": Lyra, "cnn": CNN, "transformer": TransformerEncoderModel}
+
+
+def build_module(name: str, d_input: int, d_output: int, options: dict) -> torch.nn.Module:
+    """Instantiate torch model ``name`` with constructor ``options``, naming any unknown option."""
+    try:
+        cls = MODULES[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {list(MODELS)}") from None
+    try:
+        return cls(d_input, d_output, **options)
+    except TypeError as error:
+        raise ValueError(f"bad option for model {name!r}: {error}") from None
+
+
+@dataclass
+class FitReport:
+    """What a fit tells the fold summary."""
+
+    history: pd.DataFrame
+    best_epoch: int | None
+    best_score: float  # NaN or -inf when undefined
+    device: str
+    resumed_from_epoch: int
+
+
+def _longer_than(limit: int, what: str, sequences: list[str]) -> str | None:
+    lengths = np.array([len(s) for s in sequences])
+    n_longer = int((lengths > limit).sum())
+    if n_longer == 0:
+        return None
+    return (f"{what} for sequences up to {limit} long; "
+            f"{n_longer} of {len(sequences)} sequences here are longer (up to {lengths.max()})")
+
+
+class NeuralModel:
+    """A torch module trained with AdamW and early stopping on validation (lyra.train.fit)."""
+
+    def __init__(self, name: str, d_input: int, d_output: int, options: dict, precision: str = "fp32"):
+        self.name, self.d_input, self.d_output, self.options = name, d_input, d_output, dict(options)
+        self.precision = precision
+        self.best_epoch: int | None = None
+        self.module = build_module(name, d_input, d_output, self.options)
+
+    def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
+            checkpoint_path: Path | None = None, fingerprint: str = "", device: str | None = None,
+            progress: bool = True, scratch_dir: Path | None = None) -> FitReport:
+        """Train on ``train``, keep the weights of the best validation epoch."""
+        devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
+        args = (self.module, train, valid, task_type, trainer)
+        options = dict(checkpoint_path=checkpoint_path, fingerprint=fingerprint, progress=progress)
+        if len(devices) > 1:
+            result = launch_fit(*args, devices, scratch_dir=scratch_dir, **options)
+            self.module.to(devices[0])
+        else:
+            result = fit(*args, devices[0], **options)
+        self.module.load_state_dict(result.best_state)
+        self.best_epoch, self.precision = result.best_epoch, trainer.precision
+        return FitReport(history=result.history, best_epoch=result.best_epoch, best_score=result.best_score,
+                         device=",".join(map(str, devices)), resumed_from_epoch=result.resumed_from_epoch)
+
+    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int = 1024,
+                device: str | None = None) -> np.ndarray:
+        """Raw outputs in input order, on ``device`` (default: where the module is)."""
+        run_device = torch.device(device) if device else next(self.module.parameters()).device
+        self.module.to(run_device)
+        return predict_outputs(self.module, x, mask, batch_size, run_device, self.precision)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+
+    def device(self) -> str:
+        return str(next(self.module.parameters()).device)
+
+    def unscorable_reason(self, sequences: list[str]) -> str | None:
+        """The Transformer has a learned position per position of its table; Lyra and the
+        CNN take any length."""
+        if self.name == "transformer":
+            return _longer_than(self.options["max_len"], "the Transformer has learned positions", sequences)
+        return None
+
+    def state(self) -> dict:
+        return {"d_output": self.d_output, "precision": self.precision, "best_epoch": self.best_epoch,
+                "state_dict": {k: v.cpu() for k, v in self.module.state_dict().items()}}
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "NeuralModel":
+        model = cls(saved["model_name"], saved["d_input"], saved["d_output"], saved["model_options"],
+                    saved.get("precision", "fp32"))
+        model.module.load_state_dict(saved["state_dict"])
+        model.module.eval()
+        model.best_epoch = saved.get("best_epoch")
+        return model
+
+
+class RidgeModel:
+    """Ridge (regression) or logistic regression (classification) on flattened one-hot
+    features, its penalty chosen by cross-validation on the training rows. The features
+    are tied to positions, so it scores sequences up to its training length only."""
+
+    name = "ridge"
+
+    def __init__(self, d_input: int, d_output: int, task_type: str, estimator=None, length: int | None = None):
+        self.d_input, self.d_output, self.task_type = d_input, d_output, task_type
+        self.estimator, self.length = estimator, length
+
+    def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
+            **_ignored) -> FitReport:
+        """Fit on ``train``; the one-row history has the losses the neural trainer reports,
+        the validation metric and the regularisation strength chosen by CV."""
+        seed_everything(trainer.seed)
+        self.length = train.x.shape[1]
+        classification = task_type in CLASSIFICATION
+        y = train.y.numpy().astype(int) if classification else train.y.numpy()
+        self.estimator = fit_linear(train.x.numpy(), y, task_type, trainer.seed)
+        metric = trainer.selection_metric or ("accuracy" if classification else "spearman")
+        row = {"epoch": 1}
+        for name, data in (("train", train), ("valid", valid)):
+            row[f"{name}_loss"] = (loss(torch.as_tensor(self.predict(data.x, data.mask), dtype=torch.float32),
+                                        data.y, task_type, None).item() if len(data) else float("nan"))
+        valid_score = score(self.predict(valid.x, valid.mask), valid.y.numpy(), task_type, metric)
+        row[f"valid_{metric}"] = valid_score * (-1.0 if metric == "mse" else 1.0)
+        row["C" if classification else "alpha"] = float(
+            np.ravel(self.estimator.C_)[0] if classification else self.estimator.alpha_)
+        return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
+                         resumed_from_epoch=0)
+
+    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int | None = None,
+                device: str | None = None) -> np.ndarray:
+        """Log-probabilities (which act as logits) or (n, 1) values; shorter sequences are
+        zero-padded to the training length."""
+        if x.shape[1] > self.length:
+            raise ValueError(f"one-hot ridge has position-specific features for sequences up to {self.length} "
+                             f"long; got length {x.shape[1]}")
+        flat = torch.nn.functional.pad(x, (0, 0, 0, self.length - x.shape[1])).reshape(len(x), -1).numpy()
+        if self.task_type in CLASSIFICATION:
+            probabilities = class_probabilities(self.estimator, flat, self.d_output)
+            return np.log(np.clip(probabilities, 1e-12, None))
+        return np.asarray(self.estimator.predict(flat), dtype=np.float64)[:, None]
+
+    def n_parameters(self) -> int:
+        """Fitted coefficients and intercepts."""
+        return int(np.size(self.estimator.coef_) + np.size(self.estimator.intercept_))
+
+    def device(self) -> str:
+        return "cpu"
+
+    def unscorable_reason(self, sequences: list[str]) -> str | None:
+        return _longer_than(self.length, "one-hot ridge has position-specific features", sequences)
+
+    def state(self) -> dict:
+        return {"d_output": self.d_output, "estimator": self.estimator, "length": self.length}
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "RidgeModel":
+        d_output = saved.get("d_output") or max(1, len(saved.get("classes") or []))
+        return cls(saved["d_input"], d_output, saved["task_type"], saved["estimator"], saved["length"])
+
+
+def build(name: str, d_input: int, d_output: int, options: dict, task_type: str):
+    """A model of base type ``name`` (one of ``MODELS``) ready to fit."""
+    if name == "ridge":
+        return RidgeModel(d_input, d_output, task_type)
+    return NeuralModel(name, d_input, d_output, options)
+
+
+def from_saved(saved: dict):
+    """The fitted model stored in a model.pt dict."""
+    if saved["model_name"] == "ridge":
+        return RidgeModel.from_saved(saved)
+    return NeuralModel.from_saved(saved)
