@@ -34,13 +34,15 @@ def fasta_task(path):
             "alphabet": "dna", "task_type": "multiclass", "split": {"scheme": "random"}}
 
 
-def bed_task(path):
-    return {"input": {"format": "bed", "path": path, "genome": "genome.fa"},
+def bed_task(path, genome="genome.fa", **options):
+    return {"input": {"format": "bed", "path": path, "genome": genome, **options},
             "columns": {"target": "label"}, "alphabet": "dna", "task_type": "binary",
             "split": {"scheme": "genome_blocks"}}
 
 
 COLUMN_SPLIT = {"scheme": "column", "column": "set"}
+GROUPED = {"columns": {"group": "locus"}}
+DECODE = ["byte 0x96 is not valid UTF-8", "save the file as UTF-8"]
 
 # (case file, task config, fragments the message must contain: file, location, problem)
 CASES = [
@@ -85,6 +87,17 @@ CASES = [
      ["split_no_test.csv", "task 'case'", "no test rows"]),
     ("fold_not_int.csv", table_task("fold_not_int.csv", split={"scheme": "kfold_column", "column": "fold"}),
      ["fold_not_int.csv", "line 4", "'one'", "not an integer"]),
+    # issue 18
+    ("cp1252_header.fa", fasta_task("cp1252_header.fa"), ["cp1252_header.fa", "line 3", *DECODE]),
+    ("cp1252_header.csv", table_task("cp1252_header.csv"), ["cp1252_header.csv", "line 1", *DECODE]),
+    ("cp1252_row.csv", table_task("cp1252_row.csv"), ["cp1252_row.csv", "line 3", *DECODE]),
+    ("cp1252.bed", bed_task("cp1252.bed"), ["cp1252.bed", "line 2", *DECODE]),
+    ("cp1252_genome.fa", bed_task("../good/regions.bed", genome="cp1252_genome.fa"),
+     ["cp1252_genome.fa", "line 1", *DECODE]),
+    ("cp1252_labels.csv",
+     {"input": {"format": "fasta", "path": "../good/ids.fa", "labels_table": "cp1252_labels.csv"},
+      "columns": {"target": "label"}, "alphabet": "dna", "task_type": "binary", "split": {"scheme": "random"}},
+     ["cp1252_labels.csv", "line 3", *DECODE]),
 ]
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pyfaidx
 
 from lyra.errors import LyraInputError
+from lyra.io.tables import decode_error
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,11 @@ def read_bed(bed_path: str | Path, extra_names: list[str] | None = None) -> pd.D
     Comment, track and browser lines are skipped.
     """
     bed_path = Path(bed_path)
-    with open(bed_path, encoding="utf-8-sig") as handle:
-        lines = handle.read().splitlines()
+    data = bed_path.read_bytes()
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise decode_error(bed_path, data) from None
     skipped = [i for i, line in enumerate(lines) if not line.strip() or line.startswith(_HEADER_PREFIXES)]
     if len(skipped) == len(lines):
         raise LyraInputError(bed_path, "line 1", "no BED regions in the file")
@@ -92,6 +96,8 @@ def read_bed_regions(
     with tempfile.TemporaryDirectory(prefix="lyra-faidx-") as index_dir:
         try:
             genome = _open_genome(genome_path, Path(index_dir))
+        except UnicodeDecodeError:
+            raise decode_error(genome_path) from None
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as err:
             raise LyraInputError(genome_path, "genome index", str(err)) from None
         with genome:
@@ -112,9 +118,12 @@ def read_bed_regions(
                     )
                 if row.strand not in ("+", "-"):
                     raise LyraInputError(bed_path, where, f"strand {row.strand!r} is not +, - or .")
-                sequences.append(
-                    genome.get_seq(row.chrom, row.start + 1, row.end, rc=row.strand == "-").seq
-                )
+                try:
+                    sequences.append(
+                        genome.get_seq(row.chrom, row.start + 1, row.end, rc=row.strand == "-").seq
+                    )
+                except UnicodeDecodeError:
+                    raise decode_error(genome_path) from None
     bed["sequence"] = sequences
     if "name" in bed:
         bed["id"] = bed["name"]
