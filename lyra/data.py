@@ -126,7 +126,9 @@ def _sorted_labels(keys) -> list[str]:
 # ---------------------------------------------------------------- reading
 def _require_column(table: pd.DataFrame, column: str, source: str, task_name: str, key: str) -> None:
     if column not in table.columns:
-        available = ", ".join(c for c in table.columns if c not in ("line", "description"))
+        # leave out what lyra added: _where, and the FASTA/BED readers' line and description
+        internal = set(table.attrs.get("reader_columns", ()))
+        available = ", ".join(str(c) for c in table.columns if not str(c).startswith("_") and c not in internal)
         raise LyraInputError(
             source, f"task '{task_name}', key {key}",
             f"column '{column}' not found; available columns: {available}",
@@ -145,6 +147,7 @@ def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
         return table.reset_index(drop=True)
     if fmt == "fasta":
         table = read_fasta(path)
+        table.attrs["reader_columns"] = ["line", "description"]
         table["_where"] = [f"record '{i}' (line {n})" for i, n in zip(table["id"], table["line"])]
         key = spec.get("fasta_label_key")
         if key:
@@ -164,7 +167,9 @@ def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
         if not spec.get("genome"):
             raise LyraInputError(path, f"task '{task_name}', key input.genome", "bed input needs a genome FASTA")
         table = read_bed_regions(path, Path(spec["_data_root"]) / spec["genome"],
-                                 extra_names=spec.get("column_names"))
+                                 extra_names=spec.get("column_names"),
+                                 require_strand=spec.get("require_strand", False))
+        table.attrs["reader_columns"] = ["line"]
         table["_where"] = [f"line {n}" for n in table["line"]]
         return table
     raise LyraInputError(path, f"task '{task_name}', key input.format", f"unknown format {fmt!r}")

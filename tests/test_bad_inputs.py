@@ -88,6 +88,10 @@ CASES = [
     ("fold_not_int.csv", table_task("fold_not_int.csv", split={"scheme": "kfold_column", "column": "fold"}),
      ["fold_not_int.csv", "line 4", "'one'", "not an integer"]),
     # issue 18
+    ("no_strand.bed", bed_task("no_strand.bed", require_strand=True),
+     ["no_strand.bed", "line 1", "5 columns, no strand column", "input.require_strand", "2 regions"]),
+    ("dot_strand.bed", bed_task("dot_strand.bed", require_strand=True),
+     ["dot_strand.bed", "line 2", "strand '.'", "input.require_strand", "1 regions"]),
     ("cp1252_header.fa", fasta_task("cp1252_header.fa"), ["cp1252_header.fa", "line 3", *DECODE]),
     ("cp1252_header.csv", table_task("cp1252_header.csv"), ["cp1252_header.csv", "line 1", *DECODE]),
     ("cp1252_row.csv", table_task("cp1252_row.csv"), ["cp1252_row.csv", "line 3", *DECODE]),
@@ -148,3 +152,27 @@ def test_genome_in_read_only_dir_without_index(tmp_path):
     genome = "ACGTTGCAACGGTTAACCGG"  # [0, 4) on +, [8, 14) on - (reverse-complemented)
     assert records["sequence"].tolist() == [genome[0:4], str(Seq(genome[8:14]).reverse_complement())]
     assert records["target"].tolist() == [1, 0]
+
+
+def test_missing_column_lists_only_the_file_columns():
+    task = {**table_task("missing_column.csv"), "name": "case"}
+    with pytest.raises(LyraInputError) as caught:
+        load_records(task, BAD)
+    assert str(caught.value).endswith("available columns: seq, fitness")
+
+
+def test_missing_fasta_label_column_hides_the_reader_columns():
+    task = {"input": {"format": "fasta", "path": "ids.fa"}, "columns": {"target": "label"},
+            "alphabet": "dna", "task_type": "binary", "split": {"scheme": "random"}, "name": "case"}
+    with pytest.raises(LyraInputError) as caught:
+        load_records(task, GOOD)
+    assert str(caught.value).endswith("available columns: id, sequence")
+
+
+def test_bed_without_strand_is_read_as_plus_with_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="lyra.io.genome"):
+        records = load_records(bed_task("dot_strand.bed"), GOOD, "dots")
+    assert "dot_strand.bed: 2 of 3 regions have no strand (strand '.'); read as +" in caplog.text
+    genome = "ACGTTGCAACGGTTAACCGG"
+    assert records["sequence"].tolist() == [genome[0:4], genome[8:14], genome[2:6]]
+    assert records["strand"].tolist() == ["+", "+", "+"]

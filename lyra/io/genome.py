@@ -35,10 +35,14 @@ def _bed_column_names(n_columns: int, extra_names: list[str] | None) -> list[str
     return names + ["label" if k == 0 else f"col{7 + k}" for k in range(n_extra)]
 
 
-def read_bed(bed_path: str | Path, extra_names: list[str] | None = None) -> pd.DataFrame:
+def read_bed(
+    bed_path: str | Path, extra_names: list[str] | None = None, require_strand: bool = False
+) -> pd.DataFrame:
     """Read a BED file (0-based, half-open) with a ``line`` column (1-based file line).
 
-    Comment, track and browser lines are skipped.
+    Comment, track and browser lines are skipped. Regions without a strand (fewer than
+    six columns, or strand '.') are read as '+' and counted in a warning; with
+    ``require_strand`` the first of them is an error naming its line.
     """
     bed_path = Path(bed_path)
     data = bed_path.read_bytes()
@@ -66,8 +70,21 @@ def read_bed(bed_path: str | Path, extra_names: list[str] | None = None) -> pd.D
             )
         bed[column] = numbers.astype(int)
     if "strand" not in bed:
+        unstranded = pd.Series(True, index=bed.index)
+        why = f"{bed.shape[1] - 1} columns, no strand column"
         bed["strand"] = "+"
-    bed["strand"] = bed["strand"].replace(".", "+")
+    else:
+        unstranded = bed["strand"] == "."
+        why = "strand '.'"
+    if unstranded.any():
+        if require_strand:
+            raise LyraInputError(
+                bed_path, f"line {bed.loc[unstranded, 'line'].iloc[0]}",
+                f"{why}, but input.require_strand is set; {int(unstranded.sum())} regions lack a strand",
+            )
+        log.warning("%s: %d of %d regions have no strand (%s); read as + (not reverse-complemented)",
+                    bed_path, int(unstranded.sum()), len(bed), why)
+        bed.loc[unstranded, "strand"] = "+"
     return bed
 
 
@@ -80,19 +97,21 @@ def _open_genome(genome_path: Path, index_dir: Path) -> pyfaidx.Fasta:
 
 
 def read_bed_regions(
-    bed_path: str | Path, genome_path: str | Path, extra_names: list[str] | None = None
+    bed_path: str | Path, genome_path: str | Path, extra_names: list[str] | None = None,
+    require_strand: bool = False,
 ) -> pd.DataFrame:
     """Sequences of the BED regions: columns id, sequence, chrom, start, end, strand, line, + extras.
 
     ``id`` is the BED name (or ``chrom:start-end(strand)`` without one); minus-strand
     regions are reverse-complemented. end <= start, an end past the chromosome end, an
-    unknown chromosome or a bad strand raise LyraInputError naming the BED line.
+    unknown chromosome or a bad strand raise LyraInputError naming the BED line, and so
+    does a region without a strand under ``require_strand`` (see :func:`read_bed`).
     """
     bed_path, genome_path = Path(bed_path), Path(genome_path)
     for path in (bed_path, genome_path):
         if not path.is_file():
             raise LyraInputError(path, "file", "no such file")
-    bed = read_bed(bed_path, extra_names)
+    bed = read_bed(bed_path, extra_names, require_strand)
     with tempfile.TemporaryDirectory(prefix="lyra-faidx-") as index_dir:
         try:
             genome = _open_genome(genome_path, Path(index_dir))
