@@ -312,6 +312,8 @@ def _records_from_file(path: Path, task: dict, task_name: str, file_split: str |
         sequences.tolist(), records.get("id", records["_where"]).tolist(), task["alphabet"],
         ambiguous=task.get("ambiguous", "error"), t_as_u=task.get("t_as_u", False),
         source=source, max_length=task.get("max_length"), locations=records["_where"].tolist(),
+        min_length=task.get("min_length"), length=task.get("length"),
+        ambiguous_allowed=task.get("ambiguous_allowed"),
     )
     records["_raw_target"] = table[target_column]
     records["_target_column"] = target_column

@@ -92,6 +92,13 @@ CASES = [
      ["no_strand.bed", "line 1", "5 columns, no strand column", "input.require_strand", "2 regions"]),
     ("dot_strand.bed", bed_task("dot_strand.bed", require_strand=True),
      ["dot_strand.bed", "line 2", "strand '.'", "input.require_strand", "1 regions"]),
+    ("wrong_length.csv", table_task("wrong_length.csv", length=4),
+     ["wrong_length.csv", "line 3", "sequence length 3, but every sequence must have length 4"]),
+    ("too_short.csv", table_task("too_short.csv", min_length=4),
+     ["too_short.csv", "line 4", "sequence length 3 is below min_length 4"]),
+    ("ambiguous_not_allowed.csv",
+     table_task("ambiguous_not_allowed.csv", alphabet="dna", ambiguous="zero", ambiguous_allowed=["N"]),
+     ["ambiguous_not_allowed.csv", "line 4", "ambiguous letter 'R' at position 3", "ambiguous_allowed [N]"]),
     ("cp1252_header.fa", fasta_task("cp1252_header.fa"), ["cp1252_header.fa", "line 3", *DECODE]),
     ("cp1252_header.csv", table_task("cp1252_header.csv"), ["cp1252_header.csv", "line 1", *DECODE]),
     ("cp1252_row.csv", table_task("cp1252_row.csv"), ["cp1252_row.csv", "line 3", *DECODE]),
@@ -176,3 +183,10 @@ def test_bed_without_strand_is_read_as_plus_with_a_warning(caplog):
     genome = "ACGTTGCAACGGTTAACCGG"
     assert records["sequence"].tolist() == [genome[0:4], genome[8:14], genome[2:6]]
     assert records["strand"].tolist() == ["+", "+", "+"]
+
+
+def test_fixed_length_and_allowed_ambiguity_codes_accept_matching_rows():
+    task = table_task("ambiguous_not_allowed.csv", alphabet="dna", ambiguous="zero",
+                      ambiguous_allowed=["N", "R"], length=4, min_length=4)
+    records = load_records(task, BAD, "ok")
+    assert records["sequence"].tolist() == ["ACGT", "ACNT", "ACRT"]
