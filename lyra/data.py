@@ -319,7 +319,15 @@ def _records_from_file(path: Path, task: dict, task_name: str, file_split: str |
     records["_target_column"] = target_column
     if columns.get("group"):
         _require_column(table, columns["group"], source, task_name, "columns.group")
-        records["group"] = table[columns["group"]].fillna("").astype(str)
+        groups = table[columns["group"]].fillna("").astype(str)
+        empty = groups.str.strip() == ""
+        if empty.any():
+            raise LyraInputError(
+                source, table["_where"][empty].iloc[0],
+                f"group column '{columns['group']}' is empty (columns.group is set, so every row needs "
+                f"a group); {int(empty.sum())} rows lack one",
+            )
+        records["group"] = groups
     else:
         records["group"] = ""
     split = task.get("split", {})
@@ -384,6 +392,12 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
             _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], p["_target_column"].iloc[0])
             for _, p in records.groupby("_source", sort=False)
         ])
+        if len(target) and np.all(target == target[0]):
+            raise LyraInputError(
+                ", ".join(records["_source"].unique()),
+                f"task '{task_name}', column '{records['_target_column'].iloc[0]}'",
+                f"every target is {target[0]:g} ({len(target)} rows): a constant target leaves nothing to learn",
+            )
         records["target"] = target
         classes = None
     else:

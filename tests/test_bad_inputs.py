@@ -88,6 +88,10 @@ CASES = [
     ("fold_not_int.csv", table_task("fold_not_int.csv", split={"scheme": "kfold_column", "column": "fold"}),
      ["fold_not_int.csv", "line 4", "'one'", "not an integer"]),
     # issue 18
+    ("constant_target.csv", table_task("constant_target.csv"),
+     ["constant_target.csv", "column 'fitness'", "every target is 2.5 (3 rows)"]),
+    ("empty_group.csv", table_task("empty_group.csv", **GROUPED),
+     ["empty_group.csv", "line 3", "group column 'locus' is empty", "1 rows lack one"]),
     ("no_strand.bed", bed_task("no_strand.bed", require_strand=True),
      ["no_strand.bed", "line 1", "5 columns, no strand column", "input.require_strand", "2 regions"]),
     ("dot_strand.bed", bed_task("dot_strand.bed", require_strand=True),
