@@ -88,6 +88,10 @@ CASES = [
     ("fold_not_int.csv", table_task("fold_not_int.csv", split={"scheme": "kfold_column", "column": "fold"}),
      ["fold_not_int.csv", "line 4", "'one'", "not an integer"]),
     # issue 18
+    ("class_only_in_test.csv",
+     table_task("class_only_in_test.csv", alphabet="dna", task_type="multiclass",
+                columns={"target": "label"}, split=COLUMN_SPLIT),
+     ["class_only_in_test.csv", "class 'ie' is in 1 test rows", "no train row", "never learn"]),
     ("constant_target.csv", table_task("constant_target.csv"),
      ["constant_target.csv", "column 'fitness'", "every target is 2.5 (3 rows)"]),
     ("empty_group.csv", table_task("empty_group.csv", **GROUPED),
@@ -103,6 +107,11 @@ CASES = [
     ("ambiguous_not_allowed.csv",
      table_task("ambiguous_not_allowed.csv", alphabet="dna", ambiguous="zero", ambiguous_allowed=["N"]),
      ["ambiguous_not_allowed.csv", "line 4", "ambiguous letter 'R' at position 3", "ambiguous_allowed [N]"]),
+    ("too_few_groups.csv",
+     table_task("too_few_groups.csv", split={"scheme": "group_random", "fractions": [0.5, 0.25, 0.25]}, **GROUPED),
+     ["too_few_groups.csv", "task 'case'", "2 groups cannot fill train, valid, test", "at least 3"]),
+    ("one_group_kfold.csv", table_task("one_group_kfold.csv", split={"scheme": "group_kfold"}, **GROUPED),
+     ["one_group_kfold.csv", "1 group cannot fill 5 folds", "no test split can be made"]),
     ("cp1252_header.fa", fasta_task("cp1252_header.fa"), ["cp1252_header.fa", "line 3", *DECODE]),
     ("cp1252_header.csv", table_task("cp1252_header.csv"), ["cp1252_header.csv", "line 1", *DECODE]),
     ("cp1252_row.csv", table_task("cp1252_row.csv"), ["cp1252_row.csv", "line 3", *DECODE]),
@@ -194,3 +203,15 @@ def test_fixed_length_and_allowed_ambiguity_codes_accept_matching_rows():
                       ambiguous_allowed=["N", "R"], length=4, min_length=4)
     records = load_records(task, BAD, "ok")
     assert records["sequence"].tolist() == ["ACGT", "ACNT", "ACRT"]
+
+
+def test_new_keys_pass_the_schema():
+    from lyra.data import resolve_task
+
+    table = table_task("x.csv", length=40, min_length=40, ambiguous="zero", ambiguous_allowed=["N"],
+                       split={"scheme": "group_random", "fractions": [0.8, 0.1, 0.1], "seed": 1}, **GROUPED)
+    bed = bed_task("x.bed", require_strand=True)
+    task = resolve_task({"tasks": {"t": table, "b": bed}}, "t")
+    assert (task["length"], task["min_length"], task["ambiguous_allowed"]) == (40, 40, ["N"])
+    assert resolve_task({"tasks": {"t": table, "b": bed}}, "b")["input"]["require_strand"] is True
+    assert resolve_task({"tasks": {"b": bed_task("x.bed")}}, "b")["input"]["require_strand"] is False
