@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from lyra.atomic import atomic_path
+from lyra.errors import exit_on_input_error
 from lyra.metrics import evaluate_task_predictions
 from lyra.provenance import collect
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 task = snakemake.params.task
 predictions = pd.concat(

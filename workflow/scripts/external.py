@@ -13,11 +13,13 @@ from pathlib import Path
 
 from lyra.atomic import atomic_path
 from lyra.data import load_records
+from lyra.errors import exit_on_input_error
 from lyra.metrics import evaluate_task_predictions, unscored_evaluation
 from lyra.provenance import collect
 from lyra.runner import load_model, predict_sequences, unscorable_reason
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 started = time.perf_counter()
 task = snakemake.params.task

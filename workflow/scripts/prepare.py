@@ -9,10 +9,11 @@ import logging
 
 from lyra.atomic import atomic_path
 from lyra.data import load_records
-from lyra.errors import LyraInputError
+from lyra.errors import LyraInputError, exit_on_input_error
 from lyra.splits import assign, leakage_report, n_folds
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 task = snakemake.params.task
 records = load_records(task, ".", task["name"])
