@@ -141,7 +141,8 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
     Single-split schemes give fold 0 and a split per row (valid carved from train by
     ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
     test fold and an empty split (see :func:`view`). A split leaving no train, valid or
-    test rows (in any fold) raises LyraInputError naming the task.
+    test rows (in any fold), or a class label in valid or test rows but in no train row,
+    raises LyraInputError naming the task.
     """
     spec = task.get("split", {})
     scheme = spec.get("scheme")
