@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from lyra.config import MODELS, Task, metric_names, task_from_config
-from lyra.errors import LyraInputError
+from lyra.errors import LyraInputError, report_input_error
 
 log = logging.getLogger("lyra")
 
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (LyraInputError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(f"lyra {args.command}: error: {error}", file=sys.stderr)
+        report_input_error(error, prefix=f"lyra {args.command}: error")
         return 2
     return 0
 

@@ -146,6 +146,9 @@ class Task:
     t_as_u: bool = False
     ambiguous: str = "error"
     max_length: int | None = None
+    min_length: int | None = None
+    length: int | None = None
+    ambiguous_allowed: list | None = None
     crop: dict | None = None
     classes: tuple | None = None
     target_transform: dict | None = None

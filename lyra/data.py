@@ -54,7 +54,9 @@ def _sorted_labels(keys) -> list[str]:
 # ---------------------------------------------------------------- reading
 def _require_column(table: pd.DataFrame, column: str, source: str, task_name: str, key: str) -> None:
     if column not in table.columns:
-        available = ", ".join(c for c in table.columns if c not in ("line", "description"))
+        # leave out what lyra added: _where, and the FASTA/BED readers' line and description
+        internal = set(table.attrs.get("reader_columns", ()))
+        available = ", ".join(str(c) for c in table.columns if not str(c).startswith("_") and c not in internal)
         raise LyraInputError(
             source, f"task '{task_name}', key {key}",
             f"column '{column}' not found; available columns: {available}",
@@ -73,6 +75,7 @@ def _read_one(path: Path, task: Task, columns: dict, data_root: Path) -> pd.Data
         return table.reset_index(drop=True)
     if fmt == "fasta":
         table = read_fasta(path)
+        table.attrs["reader_columns"] = ["line", "description"]
         table["_where"] = [f"record '{i}' (line {n})" for i, n in zip(table["id"], table["line"])]
         key = spec.get("fasta_label_key")
         if key:
@@ -92,7 +95,9 @@ def _read_one(path: Path, task: Task, columns: dict, data_root: Path) -> pd.Data
         if not spec.get("genome"):
             raise LyraInputError(path, f"task '{task_name}', key input.genome", "bed input needs a genome FASTA")
         table = read_bed_regions(path, data_root / spec["genome"],
-                                 extra_names=spec.get("column_names"))
+                                 extra_names=spec.get("column_names"),
+                                 require_strand=spec.get("require_strand", False))
+        table.attrs["reader_columns"] = ["line"]
         table["_where"] = [f"line {n}" for n in table["line"]]
         return table
     raise LyraInputError(path, f"task '{task_name}', key input.format", f"unknown format {fmt!r}")
@@ -234,12 +239,21 @@ def _records_from_file(path: Path, task: Task, columns: dict, data_root: Path, f
         sequences.tolist(), records.get("id", records["_where"]).tolist(), task.alphabet,
         ambiguous=task.ambiguous, t_as_u=task.t_as_u,
         source=source, max_length=task.max_length, locations=records["_where"].tolist(),
+        min_length=task.min_length, length=task.length, ambiguous_allowed=task.ambiguous_allowed,
     )
     records["_raw_target"] = table[target_column]
     records["_target_column"] = target_column
     if columns.get("group"):
         _require_column(table, columns["group"], source, task_name, "columns.group")
-        records["group"] = table[columns["group"]].fillna("").astype(str)
+        groups = table[columns["group"]].fillna("").astype(str)
+        empty = groups.str.strip() == ""
+        if empty.any():
+            raise LyraInputError(
+                source, table["_where"][empty].iloc[0],
+                f"group column '{columns['group']}' is empty (columns.group is set, so every row needs "
+                f"a group); {int(empty.sum())} rows lack one",
+            )
+        records["group"] = groups
     else:
         records["group"] = ""
     split = task.split
@@ -295,10 +309,17 @@ def load_records(task: Task, data_root: str | Path) -> pd.DataFrame:
         )
 
     if not task.is_classification:
-        records["target"] = np.concatenate([
+        target = np.concatenate([
             _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], p["_target_column"].iloc[0])
             for _, p in records.groupby("_source", sort=False)
         ])
+        if len(target) and np.all(target == target[0]):
+            raise LyraInputError(
+                ", ".join(records["_source"].unique()),
+                f"task '{task_name}', column '{records['_target_column'].iloc[0]}'",
+                f"every target is {target[0]:g} ({len(target)} rows): a constant target leaves nothing to learn",
+            )
+        records["target"] = target
     else:
         classes = list(task.classes) if task.classes else _sorted_labels(records["_raw_target"].dropna().map(label_key))
         if not task.classes:

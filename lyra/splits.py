@@ -65,6 +65,36 @@ def _random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
     return labels
 
 
+def _group_random_splits(groups: np.ndarray, fractions: list[float], seed: int, carve_valid: bool) -> np.ndarray:
+    """Whole groups to test, then valid, then train: the groups in a seeded order, each part
+    taking groups while that brings its row count closer to its share, keeping at least one
+    group for every part with a share. Fewer groups than parts to fill (counting a valid
+    part carved from train groups when valid has no share and ``carve_valid``) raise ValueError."""
+    shares = np.asarray(fractions, dtype=float) / sum(fractions)
+    names, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    needed = [name for name, share in zip(SPLIT_NAMES, shares) if share > 0]
+    parts = [f"{name} (carved from train groups)" if name == "valid" and name not in needed else name
+             for name in SPLIT_NAMES if name in needed or (name == "valid" and carve_valid)]
+    if len(names) < len(parts):
+        raise ValueError(
+            f"{len(names)} group{'s' if len(names) != 1 else ''} cannot fill {', '.join(parts)}: "
+            f"group_random sends whole groups to each part, so it needs at least {len(parts)} groups"
+        )
+    order = np.random.default_rng(seed).permutation(len(names))
+    part = np.full(len(names), "train", dtype=object)
+    n, k = len(groups), 0
+    for name, share, later in (("test", shares[2], ("train", "valid")), ("valid", shares[1], ("train",))):
+        if share <= 0:
+            continue
+        target, taken = share * n, 0
+        last = len(order) - sum(p in needed for p in later)  # keep a group for each later part
+        while k < last and (taken == 0 or abs(taken + sizes[order[k]] - target) < abs(taken - target)):
+            part[order[k]] = name
+            taken += sizes[order[k]]
+            k += 1
+    return part[inverse]
+
+
 def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
     """Split name per row from half-open ``[start, end)`` row ranges (``end`` null: to the
     last row); rows outside every range get ''. Overlapping or out-of-table ranges raise."""
@@ -88,6 +118,21 @@ def _check_nonempty(splits: pd.Series, records: pd.DataFrame, name: str, fold: i
                         f"(counts: {', '.join(f'{k}={counts.get(k, 0)}' for k in SPLIT_NAMES)})")
 
 
+def _check_classes_in_train(table: pd.DataFrame, records: pd.DataFrame, name: str, fold: int | None = None) -> None:
+    """A class label in valid or test rows but in no train row is an error: the model can never learn it."""
+    if "label" not in table:
+        return
+    in_train = set(table.loc[table["split"] == "train", "label"])
+    for split in ("test", "valid"):
+        rows = table[(table["split"] == split) & ~table["label"].isin(in_train)]
+        if len(rows):
+            label = rows["label"].iloc[0]
+            n = int((rows["label"] == label).sum())
+            where = f" of fold {fold}" if fold is not None else ""
+            raise _fail(records, name, f"class '{label}' is in {n} {split} rows{where} (first: id "
+                        f"'{rows['id'].iloc[0]}') but in no train row, so the model can never learn it")
+
+
 def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFrame:
     """The prepared table of task ``name`` with split block ``spec`` (a Task's ``split``):
     id, sequence, target, (label,) group, fold, split.
@@ -95,7 +140,8 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
     Single-split schemes give fold 0 and a split per row (valid carved from train by
     ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
     test fold and an empty split (see :func:`view`). A split leaving no train, valid or
-    test rows (in any fold) raises LyraInputError naming the task.
+    test rows (in any fold), or a class label in valid or test rows but in no train row,
+    raises LyraInputError naming the task.
     """
     scheme = spec.get("scheme")
     seed = int(spec.get("seed", 0))
@@ -118,6 +164,15 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         if outside.any():
             log.info("task %s: %d rows outside every row range left out", name, int(outside.sum()))
             prepared = prepared[~outside].reset_index(drop=True)
+    elif scheme == "group_random":
+        if not _has_groups(records):
+            raise _fail(records, name, "group_random needs columns.group")
+        try:
+            prepared["split"] = _group_random_splits(prepared["group"].to_numpy(),
+                                                     spec.get("fractions") or [0.8, 0.1, 0.1], seed,
+                                                     float(spec.get("valid_fraction", 0.15)) > 0)
+        except ValueError as err:
+            raise _fail(records, name, str(err)) from None
     elif scheme == "genome_blocks":
         try:
             prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
@@ -137,8 +192,15 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         if not _has_groups(records):
             raise _fail(records, name, "group_kfold needs columns.group")
         k = int(spec.get("n_folds", 5))
-        if records["group"].nunique() < k:
-            raise _fail(records, name, f"{records['group'].nunique()} groups cannot fill {k} folds")
+        n_groups = records["group"].nunique()
+        if n_groups == 1:
+            raise _fail(records, name, f"1 group cannot fill {k} folds: group_kfold keeps each group in one "
+                        f"fold and each fold in turn is the test split, so with a single group no test split "
+                        f"can be made (it would hold every row); columns.group needs at least {k} groups")
+        if n_groups < k:
+            raise _fail(records, name, f"{n_groups} groups cannot fill {k} folds: each fold in turn is the test "
+                        f"split and holds whole groups, so {k - n_groups} folds would have no test rows; "
+                        f"set split.n_folds to at most {n_groups}")
         splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         folds = np.empty(len(records), dtype=int)
         for fold, (_, test) in enumerate(splitter.split(records, groups=records["group"])):
@@ -150,7 +212,9 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
     if scheme in KFOLD_SCHEMES:
         prepared["split"] = ""
         for fold in range(n_folds(prepared)):
-            _check_nonempty(view(prepared, fold, spec)["split"], records, name, fold)
+            fold_view = view(prepared, fold, spec)
+            _check_nonempty(fold_view["split"], records, name, fold)
+            _check_classes_in_train(fold_view, records, name, fold)
     else:
         prepared["fold"] = 0
         if not (prepared["split"] == "valid").any():
@@ -160,6 +224,7 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
                      name, int(valid.sum()), spec.get("valid_fraction", 0.15))
         _check_nonempty(prepared["split"], records, name)
+        _check_classes_in_train(prepared, records, name)
     columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
     return prepared[[c for c in columns if c in prepared]]
 

@@ -85,3 +85,64 @@ def test_leakage_report_counts_duplicates():
     assert fold["duplicates_within"] == {"train": 1, "valid": 0, "test": 0}
     assert fold["sequences_shared"] == {"train-valid": 1, "train-test": 1, "valid-test": 0}
     json.dumps(report)
+
+
+def test_group_random_sends_whole_groups_to_each_part():
+    rng = np.random.default_rng(5)
+    groups = [f"g{k}" for k in rng.integers(0, 30, size=300)]  # 30 groups of uneven size
+    t = task(scheme="group_random", fractions=[0.7, 0.15, 0.15], seed=2)
+    prepared = assign(records(300, groups=groups), t)
+    parts_of_group = prepared.groupby("group")["split"].nunique()
+    assert (parts_of_group == 1).all()  # no group spans two parts
+    counts = prepared["split"].value_counts()
+    assert set(counts.index) == {"train", "valid", "test"}
+    assert abs(counts["test"] - 45) <= 20 and abs(counts["valid"] - 45) <= 20
+    again = assign(records(300, groups=groups), t)
+    other = assign(records(300, groups=groups), task(scheme="group_random", fractions=[0.7, 0.15, 0.15], seed=3))
+    assert again["split"].tolist() == prepared["split"].tolist() != other["split"].tolist()
+
+
+def test_group_random_valid_carved_from_train_by_group():
+    groups = [f"g{i % 10}" for i in range(100)]
+    prepared = assign(records(groups=groups), task(scheme="group_random", fractions=[0.8, 0, 0.2], valid_fraction=0.2))
+    assert (prepared.groupby("group")["split"].nunique() == 1).all()
+    assert set(prepared["split"]) == {"train", "valid", "test"}
+
+
+def test_group_random_needs_enough_groups():
+    with pytest.raises(LyraInputError, match="synthetic.csv: task 't': 2 groups cannot fill train, valid, test"):
+        assign(records(10, groups=["a"] * 5 + ["b"] * 5), task(scheme="group_random"), "t")
+    with pytest.raises(LyraInputError, match="group_random needs columns.group"):
+        assign(records(10), task(scheme="group_random"))
+    with pytest.raises(LyraInputError, match=r"2 groups cannot fill train, valid \(carved from train groups\), test"):
+        assign(records(10, groups=["a"] * 5 + ["b"] * 5), task(scheme="group_random", fractions=[0.5, 0, 0.5]))
+    # three groups, but test and valid need more rows than two of them hold
+    groups = ["a"] * 8 + ["b", "c"]
+    prepared = assign(records(10, groups=groups), task(scheme="group_random", fractions=[0.1, 0.1, 0.8], seed=0))
+    assert (prepared.groupby("group")["split"].nunique() == 1).all()
+    assert set(prepared["split"]) == {"train", "valid", "test"}
+
+
+def test_group_kfold_with_one_group_says_no_test_split_can_be_made():
+    with pytest.raises(LyraInputError, match="1 group cannot fill 5 folds.*no test split can be made"):
+        assign(records(20, groups=["only"] * 20), task(scheme="group_kfold"))
+    with pytest.raises(LyraInputError, match="3 groups cannot fill 5 folds.*2 folds would have no test rows"):
+        assign(records(30, groups=["a", "b", "c"] * 10), task(scheme="group_kfold"))
+
+
+def _labelled(labels, splits):
+    recs = records(len(labels))
+    recs["label"] = labels
+    recs["split"] = splits
+    return recs
+
+
+def test_class_only_outside_train_is_an_error():
+    recs = _labelled(["a", "b", "a", "b", "a", "c"], ["train", "train", "train", "valid", "test", "test"])
+    with pytest.raises(LyraInputError, match="synthetic.csv: task 't': class 'c' is in 1 test rows.*no train row"):
+        assign(recs, task(scheme="column"), "t")
+    recs = _labelled(["a", "b", "a", "c", "a", "b"], ["train", "train", "train", "valid", "test", "test"])
+    with pytest.raises(LyraInputError, match="class 'c' is in 1 valid rows"):
+        assign(recs, task(scheme="column"))
+    recs = _labelled(["a", "b", "a", "b", "a", "b"], ["train", "train", "train", "valid", "test", "test"])
+    assert len(assign(recs, task(scheme="column"))) == 6

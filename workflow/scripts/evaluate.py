@@ -4,10 +4,12 @@ import logging
 from pathlib import Path
 
 from lyra.config import Task
+from lyra.errors import exit_on_input_error
 from lyra.provenance import collect
 from lyra.results import evaluate_task, read_json, read_predictions, write_json
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 task = Task.from_dict(snakemake.params.task)
 runs = [read_json(p) for p in snakemake.input.info]

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from lyra.config import Task
 from lyra.data import load_records
+from lyra.errors import exit_on_input_error
 from lyra.provenance import collect
 from lyra.results import evaluate_task, unscored_evaluation, write_json, write_predictions
 from lyra.runner import load_model, predict_sequences
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 started = time.perf_counter()
 task = Task.from_dict(snakemake.params.task)

@@ -8,11 +8,12 @@ import logging
 
 from lyra.config import Task
 from lyra.data import load_records
-from lyra.errors import LyraInputError
+from lyra.errors import LyraInputError, exit_on_input_error
 from lyra.results import write_json, write_prepared
 from lyra.splits import assign, leakage_report, n_folds
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 
 task = Task.from_dict(snakemake.params.task)
 records = load_records(task, ".")
