@@ -26,9 +26,22 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SPLIT_NAMES = ("train", "valid", "test")
 CLASSIFICATION = ("binary", "multiclass")
 KFOLD_SCHEMES = ("kfold_column", "group_kfold")
-MODELS = ("lyra", "cnn", "transformer", "ridge")
+MODELS = ("lyra", "cnn", "transformer", "ridge", "onehot_linear")
 PRECISIONS = ("fp32", "tf32", "bf16")
 SCHEDULERS = ("constant", "cosine")
+
+
+VALID_MODES = ("fold", "random", "none")
+KFOLD_AGGREGATES = ("pooled", "fold_mean")
+
+
+def kfold_valid(split: dict) -> str:
+    """How a k-fold split block carves validation rows (``split.valid``): the value given,
+    else ``fold`` for kfold_column (a whole other fold) and ``random`` for group_kfold
+    (a seeded share of whole groups). Single-split schemes have no k-fold carving: ''."""
+    if split.get("scheme") not in KFOLD_SCHEMES:
+        return ""
+    return split.get("valid") or ("fold" if split["scheme"] == "kfold_column" else "random")
 
 
 # ---------------------------------------------------------------- schema
@@ -155,6 +168,8 @@ class Task:
     target_note: str | None = None
     external_test: list = field(default_factory=list)
     published: dict = field(default_factory=dict)
+    kfold_aggregate: str = "fold_mean"  # pooled | fold_mean (the k-fold headline; see lyra.metrics)
+    encoding: list = field(default_factory=lambda: ["onehot"])  # lyra.features.build_encoder
 
     @property
     def is_classification(self) -> bool:
@@ -203,7 +218,12 @@ class Task:
         values["trainer"] = trainer if isinstance(trainer, TrainerConfig) else TrainerConfig.from_dict(trainer)
         if values.get("classes") is not None:
             values["classes"] = tuple(str(c) for c in values["classes"])
-        return cls(**values)
+        task = cls(**values)
+        if task.kfold_aggregate not in KFOLD_AGGREGATES:
+            raise ValueError(f"kfold_aggregate must be one of {list(KFOLD_AGGREGATES)}, got {task.kfold_aggregate!r}")
+        if task.kfold_aggregate == "pooled" and task.is_classification:
+            raise ValueError("kfold_aggregate pooled z-scores targets per fold, so it needs a regression task")
+        return task
 
 
 def split_files(spec: dict) -> dict[str, dict]:
@@ -252,6 +272,12 @@ def _build_task(full: dict, entry: dict, name: str, schema: dict) -> Task:
     entry["model"] = {**full.get("model", {}), **entry.get("model", {})}
     entry["trainer"] = {**full.get("trainer", {}), **entry.get("trainer", {})}
     entry.setdefault("seed", full.get("seed", 0))
+    root = Path(entry.get("data_root") or full.get("data_root", "."))
+    entry["encoding"] = [part if isinstance(part, str) else
+                         {"key": "id", **part, "embeddings": str(root / part["embeddings"])}
+                         for part in entry.get("encoding", ["onehot"])]
+    if entry["split"]["scheme"] in KFOLD_SCHEMES:
+        entry["split"]["valid"] = kfold_valid(entry["split"])
     try:
         return Task.from_dict({**entry, "name": name})
     except ValueError as error:

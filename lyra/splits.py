@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES
+from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES, kfold_valid
 from lyra.errors import LyraInputError
 
 log = logging.getLogger(__name__)
@@ -109,10 +109,11 @@ def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
     return labels
 
 
-def _check_nonempty(splits: pd.Series, records: pd.DataFrame, name: str, fold: int | None = None) -> None:
+def _check_nonempty(splits: pd.Series, records: pd.DataFrame, name: str, fold: int | None = None,
+                    need_valid: bool = True) -> None:
     counts = splits.value_counts()
     for split in SPLIT_NAMES:
-        if counts.get(split, 0) == 0:
+        if counts.get(split, 0) == 0 and (need_valid or split != "valid"):
             where = f" in fold {fold}" if fold is not None else ""
             raise _fail(records, name, f"the split leaves no {split} rows{where} "
                         f"(counts: {', '.join(f'{k}={counts.get(k, 0)}' for k in SPLIT_NAMES)})")
@@ -210,10 +211,15 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         raise _fail(records, name, f"unknown split scheme {scheme!r}")
 
     if scheme in KFOLD_SCHEMES:
+        k = int(prepared["fold"].max()) + 1
+        if kfold_valid(spec) == "fold" and k < 3:
+            raise _fail(records, name, f"split.valid fold takes a whole fold for validation besides the test "
+                        f"fold, so it needs at least 3 folds, not {k}; "
+                        f"set split.valid to random or none")
         prepared["split"] = ""
         for fold in range(n_folds(prepared)):
             fold_view = view(prepared, fold, spec)
-            _check_nonempty(fold_view["split"], records, name, fold)
+            _check_nonempty(fold_view["split"], records, name, fold, kfold_valid(spec) != "none")
             _check_classes_in_train(fold_view, records, name, fold)
     else:
         prepared["fold"] = 0
@@ -237,8 +243,11 @@ def n_folds(prepared: pd.DataFrame) -> int:
 def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
     """The prepared rows with ``split`` filled in for ``fold`` (``spec``: the task's split block).
 
-    K-fold: test = fold ``fold``, valid = a seeded ``valid_fraction`` of the other rows
-    (grouped when groups exist; seed = split.seed + fold), train = the rest.
+    K-fold: test = fold ``fold``; valid by ``split.valid`` (``lyra.config.kfold_valid``):
+    ``fold`` - the whole fold (fold - 1) mod K, as ProteinNPT does, so validation holds
+    positions (or groups) that training never sees, like the test fold; ``random`` - a
+    seeded ``valid_fraction`` of the other rows (grouped when groups exist; seed =
+    split.seed + fold); ``none`` - no validation rows. Train = the rest.
     Single-split tables are returned as they are (fold must be 0).
     """
     if n_folds(prepared) == 1 and not (prepared["split"] == "").all():
@@ -246,8 +255,15 @@ def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
             raise ValueError(f"single-split table has only fold 0, not {fold}")
         return prepared.copy()
     out = prepared.copy()
-    test = (out["fold"] == fold).to_numpy()
-    valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+    folds = out["fold"].to_numpy()
+    test = folds == fold
+    mode = kfold_valid(spec)
+    if mode == "fold":
+        valid = folds == (fold - 1) % n_folds(prepared)
+    elif mode == "random":
+        valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+    else:
+        valid = np.zeros(len(out), dtype=bool)
     out["split"] = np.where(test, "test", np.where(valid, "valid", "train"))
     return out
 

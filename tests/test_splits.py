@@ -64,7 +64,9 @@ def test_kfold_column_needs_every_fold():
     with pytest.raises(LyraInputError, match="synthetic.csv: task 't': fold column must hold every fold"):
         assign(recs, task(scheme="kfold_column"), "t")
     recs["fold"] = [0, 1] * 10
-    assert n_folds(assign(recs, task(scheme="kfold_column"))) == 2
+    with pytest.raises(LyraInputError, match="split.valid fold .* needs at least 3 folds, not 2"):
+        assign(recs, task(scheme="kfold_column"), "t")
+    assert n_folds(assign(recs, task(scheme="kfold_column", valid="random"))) == 2
 
 
 def test_genome_blocks_hold_out_the_last_positions():
@@ -146,3 +148,67 @@ def test_class_only_outside_train_is_an_error():
         assign(recs, task(scheme="column"))
     recs = _labelled(["a", "b", "a", "b", "a", "b"], ["train", "train", "train", "valid", "test", "test"])
     assert len(assign(recs, task(scheme="column"))) == 6
+
+
+def _single_mutants(n_positions=50, seed=0):
+    """A ProteinGym-like table: every row mutates one position of a 50-residue wild type;
+    fold_modulo_5 = position mod 5 (ProteinGym's (position - 1) mod 5, 0-based here)."""
+    rng = np.random.default_rng(seed)
+    letters = "ACDEFGHIKLMNPQRSTVWY"
+    wild = "".join(rng.choice(list(letters), n_positions))
+    rows = [(f"{wild[p]}{p + 1}{a}", wild[:p] + a + wild[p + 1:], p)
+            for p in range(n_positions) for a in letters if a != wild[p]]
+    table = pd.DataFrame(rows, columns=["id", "sequence", "position"])
+    table["target"] = rng.normal(size=len(table))
+    table["group"] = ""
+    table["fold"] = table["position"] % 5
+    table.attrs["source"] = "single_mutants.csv"
+    return table
+
+
+def _positions(table, split):
+    return set(table.loc[table["split"] == split, "id"].str[1:-1].astype(int))
+
+
+def test_kfold_column_validation_is_a_whole_other_fold_sharing_no_position_with_training():
+    recs = _single_mutants()
+    spec = task(scheme="kfold_column", valid_fraction=0.15, seed=0)  # split.valid unset: fold
+    prepared = assign(recs, spec)
+    for fold in range(5):
+        v = view(prepared, fold, spec)
+        assert (v.loc[v["split"] == "valid", "fold"] == (fold - 1) % 5).all()
+        assert ((v["split"] == "train") == ~v["fold"].isin([fold, (fold - 1) % 5])).all()
+        train, valid, test = (_positions(v, s) for s in ("train", "valid", "test"))
+        assert train and valid and test
+        assert not train & valid and not train & test and not valid & test
+
+
+def test_random_validation_shares_positions_with_training():
+    """The old carving (split.valid random): validation positions are training positions,
+    which rewards memorising positions - what the fold default avoids."""
+    recs = _single_mutants()
+    spec = task(scheme="kfold_column", valid="random", valid_fraction=0.15, seed=0)
+    v = view(assign(recs, spec), 0, spec)
+    assert _positions(v, "valid") <= _positions(v, "train")
+    assert not _positions(v, "test") & _positions(v, "train")
+
+
+def test_group_kfold_validation_shares_no_group_with_training_in_either_mode():
+    recs = records(200, groups=[f"g{i % 40}" for i in range(200)])
+    for mode in (None, "fold", "random"):
+        spec = task(scheme="group_kfold", n_folds=5, valid_fraction=0.2, seed=2, valid=mode)
+        prepared = assign(recs, spec)
+        for fold in range(5):
+            v = view(prepared, fold, spec)
+            groups = {s: set(v.loc[v["split"] == s, "group"]) for s in ("train", "valid", "test")}
+            assert all(groups.values())
+            assert not groups["train"] & groups["valid"] and not groups["train"] & groups["test"]
+            assert not groups["valid"] & groups["test"]
+
+
+def test_valid_none_trains_on_every_other_fold():
+    recs = _single_mutants()
+    spec = task(scheme="kfold_column", valid="none")
+    v = view(assign(recs, spec), 2, spec)
+    assert set(v["split"]) == {"train", "test"}
+    assert ((v["split"] == "test") == (v["fold"] == 2)).all()
