@@ -296,6 +296,33 @@ def _split_summary(frame: pd.DataFrame, task_type: str, metric: str, prob_cols: 
     return {"n": int(len(frame)), "value": values[metric], "metrics": values}
 
 
+def pooled_zscored(predictions: pd.DataFrame, metric: str = "spearman") -> tuple[MetricValue, int]:
+    """ProteinGym's k-fold number: one metric over every fold's test rows pooled, after
+    z-scoring each fold's test ``y_true`` and ``y_pred`` with the mean and (population)
+    standard deviation of that fold's training targets.
+
+    This is what proteingym/merge_supervised.py computes from ProteinNPT-style fold
+    outputs (predictions and labels in each fold's training-standardised units). Needs the
+    train rows of every fold (predictions.tsv has them). Returns (value, test rows pooled).
+    """
+    truths, preds = [], []
+    for fold, rows in predictions.groupby("fold", sort=True):
+        test = rows[rows["split"] == "test"]
+        if not len(test):
+            continue
+        train = rows.loc[rows["split"] == "train", "y_true"].to_numpy(dtype=float)
+        if len(train) < 2 or _is_constant(train):
+            return undefined_value(f"fold {fold} has {'constant' if len(train) > 1 else 'no'} training targets "
+                                   f"to z-score its test rows with"), 0
+        mean, std = train.mean(), train.std()
+        truths.append((test["y_true"].to_numpy(dtype=float) - mean) / std)
+        preds.append((test["y_pred"].to_numpy(dtype=float) - mean) / std)
+    if not truths:
+        return undefined_value("no test rows"), 0
+    y_true, y_pred = np.concatenate(truths), np.concatenate(preds)
+    return METRICS[metric](y_true, y_pred), len(y_true)
+
+
 def _fold_summary(test: pd.DataFrame, task_type: str, metric: str, prob_cols: list[str]) -> dict:
     per_fold = []
     for fold, rows in test.groupby("fold", sort=True):
@@ -319,6 +346,7 @@ def evaluate_predictions(
     n_boot: int = 1000,
     seed: int = 0,
     source: str = "predictions table",
+    kfold_aggregate: str = "fold_mean",
 ) -> dict:
     """Summarise a predictions table (the predictions.tsv contract) as a JSON-ready dict.
 
@@ -331,7 +359,9 @@ def evaluate_predictions(
     - ``splits.test.ci``: percentile bootstrap 95% interval of the main metric on test
       rows (``low``, ``high``, ``level``, ``n_boot``, ``n_undefined``);
     - ``kfold`` (only with several folds): per-fold test values, their mean and sample
-      standard deviation (undefined folds left out and counted).
+      standard deviation (undefined folds left out and counted); for regression also
+      ``pooled_zscored`` (:func:`pooled_zscored`, ProteinGym's number); ``aggregate``
+      (``kfold_aggregate``: ``fold_mean`` or ``pooled``) and ``headline``, the value it picks.
 
     ``source`` names the table in error messages (e.g. the file path).
     """
@@ -372,5 +402,14 @@ def evaluate_predictions(
             "n_undefined": ci.n_undefined,
         }
         if test["fold"].nunique() > 1:
-            result["kfold"] = _fold_summary(test, task_type, metric, prob_cols)
+            kfold = _fold_summary(test, task_type, metric, prob_cols)
+            if task_type == "regression":
+                value, n = pooled_zscored(predictions, metric)
+                kfold["pooled_zscored"] = {"n": n, "value": value.to_json()}
+            if kfold_aggregate == "pooled" and "pooled_zscored" not in kfold:
+                raise ValueError("kfold_aggregate pooled needs a regression task")
+            kfold["aggregate"] = kfold_aggregate
+            kfold["headline"] = (kfold["pooled_zscored"]["value"]["value"] if kfold_aggregate == "pooled"
+                                 else kfold["mean"])
+            result["kfold"] = kfold
     return result

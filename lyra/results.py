@@ -68,10 +68,11 @@ def test_value(metrics: dict) -> float | None:
 
 def evaluate_task(predictions: pd.DataFrame, task: Task, n_boot: int = 1000, seed: int = 0,
                   source: str = "predictions") -> dict:
-    """``lyra.metrics.evaluate_predictions`` with the task's type, main metric and classes."""
+    """``lyra.metrics.evaluate_predictions`` with the task's type, main metric, classes and
+    k-fold headline (``task.kfold_aggregate``)."""
     classes = list(task.classes) if task.classes else None
     return evaluate_predictions(predictions, task.task_type, task.metric, classes, n_boot=n_boot, seed=seed,
-                                source=source)
+                                source=source, kfold_aggregate=task.kfold_aggregate)
 
 
 def unscored_evaluation(task: Task, n_test: int, reason: str) -> dict:

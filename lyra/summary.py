@@ -15,15 +15,19 @@ SPLIT_SET = "test"
 
 
 def main_value(metrics: dict) -> float | None:
-    """The headline number: the mean over folds for k-fold tasks, else the test value."""
+    """The headline number: for k-fold tasks the task's ``kfold_aggregate`` (fold mean, or
+    ProteinGym's pooled z-scored value), else the test value."""
     if metrics.get("kfold"):
-        return metrics["kfold"]["mean"]
+        return metrics["kfold"].get("headline", metrics["kfold"]["mean"])
     return test_value(metrics)
 
 
 def undefined_note(metrics: dict) -> str:
     """Why (part of) the headline number is undefined, or ''."""
     kfold = metrics.get("kfold")
+    if kfold and kfold.get("aggregate") == "pooled":
+        value = kfold["pooled_zscored"]["value"]
+        return value.get("reason", "undefined") if value["undefined"] else ""
     if kfold:
         bad = [f for f in kfold["per_fold"] if f["value"]["undefined"]]
         if not bad:
@@ -38,12 +42,18 @@ def model_columns(model: str, metrics: dict, runs: list[dict] | None) -> dict:
     training summaries (None for external sets, which train nothing)."""
     test = metrics["splits"]["test"]
     kfold = metrics.get("kfold")
+    pooled_z = (kfold.get("pooled_zscored") or {}).get("value", {}) if kfold else {}
     columns = {
         model: main_value(metrics),
+        f"{model}_headline": (kfold.get("aggregate", "fold_mean") if kfold else "test"),
         f"{model}_ci_low": test["ci"]["low"],
         f"{model}_ci_high": test["ci"]["high"],
-        f"{model}_pooled": test_value(metrics) if kfold else None,
+        f"{model}_pooled_z": pooled_z.get("value"),
+        f"{model}_fold_mean": kfold["mean"] if kfold else None,
         f"{model}_fold_std": kfold["std"] if kfold else None,
+        f"{model}_per_fold": (";".join("NA" if f["value"]["undefined"] else f"{f['value']['value']:.3f}"
+                                       for f in kfold["per_fold"]) if kfold else None),
+        f"{model}_pooled": test_value(metrics) if kfold else None,
         f"{model}_undefined": undefined_note(metrics),
     }
     if runs is not None:
@@ -62,7 +72,9 @@ def reference_columns(entries: list[dict], metric: str, evaluation_set: str) -> 
     published = [e for e in matching if e["kind"] == "published" and e.get("value") is not None]
     best = max(published, key=lambda e: e["value"]) if published else {}
     baseline = next((e for e in matching if e["kind"] == "baseline"), {})
+    listed = "; ".join(f"{e['model']} {'NA' if e.get('value') is None else e['value']}" for e in matching)
     return {
+        "published_all": listed or None,
         "published_best": best.get("value"),
         "published_best_model": best.get("model"),
         "published_best_status": best.get("status"),

@@ -220,3 +220,30 @@ def test_summary_reports_fold_means_undefined_folds_and_the_best_published_value
     assert row["test_rows_seen_in_training"] == 3 and row["lyra_train_s"] == 6.0
     plot_rows = summary.plot_frame(table, ["lyra"])
     assert plot_rows[["task", "model"]].values.tolist() == [["t", "lyra"]]
+
+
+def test_summary_headline_follows_kfold_aggregate_with_fold_values_and_every_published_number():
+    rng = np.random.default_rng(2)
+    rows = []
+    for fold in range(3):
+        for split, n in (("train", 40), ("test", 20)):
+            y = rng.normal(loc=fold, size=n)
+            rows.append(pd.DataFrame({"split": split, "fold": fold, "y_true": y, "y_pred": y + rng.normal(size=n)}))
+    predictions = pd.concat(rows, ignore_index=True)
+    metrics = evaluate_predictions(predictions, "regression", "spearman", n_boot=20, kfold_aggregate="pooled")
+    runs = [{"fold": f, "n_parameters": 100, "train_seconds": 1.0} for f in range(3)]
+    published = {"version": 1, "tasks": {"t": [
+        {"model": "Kermut", "value": 0.8, "kind": "published", "status": "verified", "source": "x"},
+        {"model": "One-Hot Encodings", "value": -0.04, "kind": "baseline", "status": "verified", "source": "x"},
+    ]}}
+    leakage = {"n_folds": 3, "folds": {str(f): {"test_rows_seen_in_training": 0, "duplicates_within": {"test": 0}}
+                                      for f in range(3)}}
+    table = summary_module.summary_table(["t"], ["lyra"], {("t", "lyra"): {"task": "t", "model": "lyra", **metrics,
+                                                                           "folds": runs}},
+                                         {}, {"t": leakage}, published)
+    row = table.iloc[0]
+    assert row["lyra_headline"] == "pooled"
+    assert row["lyra"] == pytest.approx(metrics["kfold"]["pooled_zscored"]["value"]["value"])
+    assert row["lyra_pooled_z"] == row["lyra"] and row["lyra_fold_mean"] == pytest.approx(metrics["kfold"]["mean"])
+    assert row["lyra_per_fold"] == ";".join(f"{f['value']['value']:.3f}" for f in metrics["kfold"]["per_fold"])
+    assert row["published_all"] == "Kermut 0.8; One-Hot Encodings -0.04"
