@@ -96,6 +96,23 @@ class TransformerEncoderModel(nn.Module):
         return self.head(masked_mean(h, mask))
 
 
+class OneHotLinear(nn.Module):
+    """Position-specific features (B, L, d_input), flattened, into one linear layer: ProteinGym's
+    One-Hot baseline. Shorter inputs are zero-padded to ``length``; longer ones are an error."""
+
+    def __init__(self, d_input: int, d_output: int, length: int):
+        super().__init__()
+        self.length = length
+        self.linear = nn.Linear(length * d_input, d_output)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict (B, d_output) from ``x`` (B, L, d_input); padding is already zero."""
+        if x.shape[1] > self.length:
+            raise ValueError(f"input length {x.shape[1]} exceeds the one-hot linear model's length {self.length}")
+        x = nn.functional.pad(x, (0, 0, 0, self.length - x.shape[1]))
+        return self.linear(x.reshape(len(x), -1))
+
+
 class RidgeResult(NamedTuple):
     """Ridge/logistic baseline output: predictions for the test rows and the fitted model.
 
