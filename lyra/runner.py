@@ -5,7 +5,7 @@ new sequences), ``history.csv`` (per epoch; one row for ridge), ``predictions.ts
 ``lyra.results``) and, for the neural models, ``checkpoint.pt`` (resume state, kept so a
 rerun with the same configuration resumes instead of starting over).
 
-Models are ``lyra``, the baselines ``cnn``, ``transformer`` and ``ridge``, or a named
+Models are ``lyra``, the baselines ``cnn``, ``transformer``, ``ridge`` and ``onehot_linear``, or a named
 variant ``{name: {base: <one of those>, options: {...}}}`` (e.g. an ablation) whose
 options override the base model's options for the task (``Task.model_options``).
 Every model goes through the same path (``lyra.models``).
@@ -27,6 +27,7 @@ from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
 from lyra.encode import one_hot
+from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
 from lyra.transforms import TargetScaler
 
@@ -71,6 +72,8 @@ def train_fold(
 
     base, options = task.model_options(model_name, variants)
     x, mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+    encoder = encoder_for(task.encoding, task.alphabet)
+    x = encoder(x, mask, view["id"].tolist(), view["sequence"].tolist())
     if base == "transformer":
         options.setdefault("max_len", x.shape[1])
     parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
@@ -82,7 +85,7 @@ def train_fold(
     seed_everything(trainer.seed)
     model = models.build(base, x.shape[-1], len(classes) if classes else 1, options, task.task_type)
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
-                                  task.ambiguous, task.target_transform, view.to_csv(index=False))
+                                  task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
     report = model.fit(sets["train"], sets["valid"], task.task_type, trainer, checkpoint_path=out_dir / "checkpoint.pt",
                        fingerprint=fingerprint, device=device, progress=progress, scratch_dir=out_dir)
     with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
@@ -93,6 +96,7 @@ def train_fold(
         "variant": model_name,
         "model_options": options,
         "d_input": x.shape[-1],
+        "encoding": encoder.to_dict(),
         "alphabet": task.alphabet,
         "ambiguous": task.ambiguous,
         "t_as_u": task.t_as_u,
@@ -111,7 +115,7 @@ def train_fold(
     summary = {"model": model_name, "fold": fold, "n_train": len(parts["train"]), "n_valid": len(parts["valid"]),
                "n_test": len(parts["test"]), "device": report.device, "n_parameters": model.n_parameters(),
                "best_epoch": report.best_epoch, "best_valid_score": _finite_or_none(report.best_score)}
-    if base != "ridge":
+    if base not in ("ridge", "onehot_linear"):
         summary["resumed_from_epoch"] = report.resumed_from_epoch
     summary["train_seconds"] = time.perf_counter() - started
     log.info("fold %d of %s done in %.1f s", fold, model_name, summary["train_seconds"])
@@ -136,10 +140,12 @@ def load_model(path: str | Path) -> tuple[models.NeuralModel | models.RidgeModel
 
 
 def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int = 1024,
-                      device: str | None = None) -> pd.DataFrame:
+                      device: str | None = None, ids: list[str] | None = None) -> pd.DataFrame:
     """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
-    ``load_model``; ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
+    ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
+    id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
     x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
+    x = encoder_for(meta.get("encoding"), meta["alphabet"])(x, mask, list(ids or [""] * len(sequences)), sequences)
     outputs = model.predict(x, mask, batch_size, device=select_device(device))
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))

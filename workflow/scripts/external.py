@@ -30,7 +30,7 @@ if reason:
     logging.warning("%s: not scored: %s", snakemake.wildcards.name, reason)
     predictions["y_pred"] = float("nan")
 else:
-    outputs = predict_sequences(model, meta, records["sequence"].tolist())
+    outputs = predict_sequences(model, meta, records["sequence"].tolist(), ids=records["id"].tolist())
     for column in outputs.columns:
         predictions[column] = outputs[column].to_numpy()
 write_predictions(predictions, snakemake.output.predictions)
