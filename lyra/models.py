@@ -76,6 +76,9 @@ class NeuralModel:
             checkpoint_path: Path | None = None, fingerprint: str = "", device: str | None = None,
             progress: bool = True, scratch_dir: Path | None = None) -> FitReport:
         """Train on ``train``, keep the weights of the best validation epoch."""
+        if not len(valid):
+            raise ValueError(f"model {self.name!r} picks its epoch on validation rows and this split has none "
+                             f"(split.valid: none); use split.valid fold or random")
         devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
         args = (self.module, train, valid, task_type, trainer)
         options = dict(checkpoint_path=checkpoint_path, fingerprint=fingerprint, progress=progress)
