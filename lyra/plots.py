@@ -154,48 +154,75 @@ def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
     return save_figure(fig, path)
 
 
-def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
-    """Main test metric per task (groups) and model (bars) with bootstrap CI error bars.
+def _family(task: str) -> str:
+    """Dataset family of a task label: its name up to the first underscore (pg, flip, ...)."""
+    return task.split(":")[0].split("_")[0]
 
-    Published values are black lines: across the task's group when all its rows share
-    one value, else over each bar. Undefined values read "n/a" instead of a bar.
-    ``summary_df`` has one row per (task, model)."""
+
+def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
+    """Headline metric per task and evaluation set (one row each, grouped by dataset family,
+    ``family`` column or the task name's prefix) and model (horizontal bars), with
+    bootstrap CI error bars where there is one.
+
+    The best published value is a black tick across the row, the one-hot baseline
+    (``baseline_value``, when given) a grey dashed one; an undefined value reads
+    "undefined" where its bar would be. ``summary_df`` has one row per (task, model)."""
     duplicated = summary_df.duplicated(["task", "model"])
     if duplicated.any():
         pairs = summary_df.loc[duplicated, ["task", "model"]].values.tolist()
         raise ValueError(f"summary has repeated (task, model) rows: {pairs}")
-    tasks = list(dict.fromkeys(summary_df["task"]))
-    models = list(dict.fromkeys(summary_df["model"]))
-    width = 0.8 / len(models)
-    fig = Figure(figsize=(max(5.0, 1.3 * len(tasks) * max(1, len(models) / 2)), 4))
+    frame = summary_df.copy()
+    if "family" not in frame:
+        frame["family"] = frame["task"].map(_family)
+    families = list(dict.fromkeys(frame["family"]))
+    tasks = [t for f in families for t in dict.fromkeys(frame.loc[frame["family"] == f, "task"])]
+    models = list(dict.fromkeys(frame["model"]))
+    # rows top to bottom, one blank row between families
+    y_of, y, family_rows = {}, 0.0, []
+    for family in families:
+        first = y
+        for task in dict.fromkeys(frame.loc[frame["family"] == family, "task"]):
+            y_of[task] = y
+            y += 1
+        family_rows.append((family, first, y - 1))
+        y += 0.6
+    height = 0.8 / len(models)
+    fig = Figure(figsize=(8.0, max(3.0, (0.12 * len(models) + 0.12) * len(tasks) + 0.1 * len(families) + 1.2)))
     ax = fig.subplots()
     labelled = set()
-    published_values = summary_df.get("published_value", pd.Series(math.nan, index=summary_df.index)).map(_number)
-    per_bar = {task for task, values in published_values.groupby(summary_df["task"]) if values.dropna().nunique() > 1}
-    for row in summary_df.to_dict("records"):
-        t, m = tasks.index(row["task"]), models.index(row["model"])
-        x = t - 0.4 + width * (m + 0.5)
+    for row in frame.to_dict("records"):
+        m = models.index(row["model"])
+        centre = y_of[row["task"]]
+        yb = centre - 0.4 + height * (m + 0.5)
         value = _number(row["value"])
         if math.isnan(value):
-            ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+            ax.text(0.005, yb, "undefined", ha="left", va="center", fontsize=6, color=f"C{m}", style="italic")
         else:
-            ax.bar(x, value, width, color=f"C{m}", label=None if row["model"] in labelled else row["model"])
+            ax.barh(yb, value, height * 0.9, color=f"C{m}", label=None if row["model"] in labelled else row["model"])
             labelled.add(row["model"])
             low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
             if not (math.isnan(low) or math.isnan(high)):
-                yerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
-                ax.errorbar(x, value, yerr=yerr, color="k", capsize=2, lw=0.8)
-        published = _number(row.get("published_value"))
-        if not math.isnan(published):
-            # one published value for the whole task spans the group, else each bar
-            start, end = (x - width / 2, x + width / 2) if row["task"] in per_bar else (t - 0.4, t + 0.4)
-            ax.hlines(published, start, end, colors="k", lw=2, label=None if "published" in labelled else "published")
-            labelled.add("published")
-    metric_of = summary_df.drop_duplicates("task").set_index("task")["metric"]
-    ax.set_xticks(range(len(tasks)), [f"{task}\n({metric_of[task]})" for task in tasks], fontsize=8)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("test metric")
+                xerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
+                ax.errorbar(value, yb, xerr=xerr, color="k", capsize=1.5, lw=0.7)
+        for column, style, name in (("published_value", dict(colors="k", lw=2), "best published"),
+                                    ("baseline_value", dict(colors="0.45", lw=1.5, linestyles="--"), "one-hot baseline")):
+            reference = _number(row.get(column))
+            if not math.isnan(reference):
+                ax.vlines(reference, centre - 0.45, centre + 0.45, label=None if name in labelled else name, **style)
+                labelled.add(name)
+    metric_of = frame.drop_duplicates("task").set_index("task")["metric"]
+    ax.set_yticks([y_of[t] for t in tasks], [f"{t} ({metric_of[t]})" for t in tasks], fontsize=7)
+    for family, first, last in family_rows:
+        ax.text(1.01, (first + last) / 2, family, transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                fontweight="bold")
+        if first > 0:
+            ax.axhline(first - 0.8, color="0.8", lw=0.6)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("headline test metric (k-fold: the task's kfold_aggregate)")
+    ax.grid(axis="x", color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set_ylim(y - 0.4, -0.6)
     if labelled:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -138,7 +138,8 @@ def summary_table(
 
 def plot_frame(summary: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     """Long (task, model) rows for ``lyra.plots.summary_barplot``; external sets appear
-    as ``task:set``, and k-fold tasks (fold mean) carry no pooled-value interval."""
+    as ``task:set``; k-fold tasks (fold mean or ProteinGym pooled) carry no interval
+    (``ci`` is the raw pool's); ``baseline_value`` is the one-hot baseline entry."""
     rows = []
     for row in summary.to_dict("records"):
         label = row["task"] if row["set"] == SPLIT_SET else f"{row['task']}:{row['set']}"
@@ -152,6 +153,7 @@ def plot_frame(summary: pd.DataFrame, models: list[str]) -> pd.DataFrame:
                 "ci_low": None if kfold else row[f"{model}_ci_low"],
                 "ci_high": None if kfold else row[f"{model}_ci_high"],
                 "published_value": row["published_best"],
+                "baseline_value": row["baseline"],
             })
     return pd.DataFrame(rows)
 
