@@ -9,12 +9,14 @@ the headline is ProteinGym's number: per-fold training-set z-scoring, all folds'
 pooled, one Spearman) and prints a Markdown table next to the config/published.yaml entry
 named by ``--published`` (default: One-Hot Encodings). ``--valid`` overrides
 ``split.valid`` (ProteinGym trains its baselines on all four other folds: ``none``).
-Writes ``<out>/<task>/<model>/fold<k>/`` and ``<out>/pooled_<model>.json``.
+Writes ``<out>/<task>/<model>/fold<k>/`` and ``<out>/pooled_<model>.json`` (with each
+fold's validation score, for choosing between settings on validation only).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", default=None, help="default: every pg_* task")
     parser.add_argument("--valid", choices=["fold", "random", "none"], default=None)
     parser.add_argument("--encoding", nargs="*", default=None, help="override Task.encoding (onehot, blosum62)")
+    parser.add_argument("--seed", type=int, default=None, help="override the trainer seed (initialisation, batch order)")
     parser.add_argument("--published", default="One-Hot Encodings")
     parser.add_argument("--out", default="/tmp/proteingym_pooled")
     args = parser.parse_args()
@@ -48,22 +51,26 @@ def main() -> None:
         task = task.replace(kfold_aggregate="pooled",
                             split={**task.split, **({"valid": args.valid} if args.valid else {})},
                             **({"encoding": list(args.encoding)} if args.encoding else {}))
+        if args.seed is not None:
+            task = task.replace(trainer=dataclasses.replace(task.trainer, seed=args.seed))
         records = load_records(task, task.data_root or config.raw["data_root"])
         prepared = splits.assign(records, task.split, name)
-        started, files = time.perf_counter(), []
+        started, files, valid_scores = time.perf_counter(), [], []
         for fold in range(task.n_folds):
             out = Path(args.out) / name / args.model / f"fold{fold}"
-            runner.train_fold(prepared, task, fold, out, model_name=args.model, progress=False,
-                              variants=config.variants)
+            run = runner.train_fold(prepared, task, fold, out, model_name=args.model, progress=False,
+                                    variants=config.variants)
             files.append(out / "predictions.tsv")
+            valid_scores.append(run["best_valid_score"])
         metrics = evaluate_task(read_predictions(*files), task, n_boot=1)
         reference = next((e["value"] for e in published.get(name, []) if e["model"] == args.published), None)
         kfold = metrics["kfold"]
         rows.append({"task": name, "pooled_z": kfold["pooled_zscored"]["value"]["value"],
                      "fold_mean": kfold["mean"], "pooled_raw": metrics["splits"]["test"]["value"]["value"],
                      "per_fold": [f["value"]["value"] for f in kfold["per_fold"]], "published": reference,
+                     "valid_scores": valid_scores,  # per fold: the validation score the model kept
                      "seconds": time.perf_counter() - started, "split_valid": task.split["valid"],
-                     "encoding": task.encoding})
+                     "encoding": task.encoding, "seed": task.trainer.seed})
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / f"pooled_{args.model}.json").write_text(json.dumps(rows, indent=2) + "\n")
