@@ -147,7 +147,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         ids = table[args.id_column].astype(str) if args.id_column else pd.Series(range(len(table))).astype(str)
     normalised, _ = normalise_sequences(list(sequences), list(ids), meta["alphabet"], meta["ambiguous"],
                                         t_as_u=meta.get("t_as_u", False), source=str(args.input))
-    frame = predict_sequences(model, meta, normalised, device=args.device)
+    frame = predict_sequences(model, meta, normalised, device=args.device, ids=list(ids))
     frame.insert(0, "sequence", normalised)
     frame.insert(0, "id", list(ids))
     if meta["classes"]:
