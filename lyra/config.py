@@ -273,7 +273,7 @@ def _build_task(full: dict, entry: dict, name: str, schema: dict) -> Task:
     entry["trainer"] = {**full.get("trainer", {}), **entry.get("trainer", {})}
     entry.setdefault("seed", full.get("seed", 0))
     root = Path(entry.get("data_root") or full.get("data_root", "."))
-    entry["encoding"] = [part if isinstance(part, str) else
+    entry["encoding"] = [part if isinstance(part, str) or "aaindex" in part else
                          {"key": "id", **part, "embeddings": str(root / part["embeddings"])}
                          for part in entry.get("encoding", ["onehot"])]
     if entry["split"]["scheme"] in KFOLD_SCHEMES:

@@ -10,12 +10,16 @@ parts are concatenated in the order listed:
   ``Bio.Align.substitution_matrices.load("BLOSUM62")``), divided by 4 so its entries
   are about unit scale. Unlike one-hot, similar residues get similar vectors, so what is
   learned at one position carries to substitutions never seen there;
+- ``{aaindex: [code, ...]}``: protein only, one channel per AAindex1 index (Kawashima
+  et al. 2008; the database shipped with the ``aaindex`` package, extra
+  ``descriptors``), each standardised over the 20 amino acids (e.g. KYTJ820101,
+  Kyte-Doolittle hydropathy);
 - ``{embeddings: path, key: id | sequence}``: precomputed per-residue embeddings read
   from a ``.npz`` file with arrays ``keys`` (n,) and ``values`` (n, L_file, E), rows
   found by record id or by sequence (after crop). A key not in the file, a file
   without those arrays or of the wrong shape is a LyraInputError naming the file.
 
-Linear maps of the one-hot (one-hot, BLOSUM62) send padding (an all-zero vector) to
+Linear maps of the one-hot (one-hot, BLOSUM62, AAindex) send padding (an all-zero vector) to
 zero, and embeddings are zeroed past each sequence's end, so padding stays zero and
 every model - neural or ridge - takes the features as it takes one-hot (d_input = E).
 """
@@ -43,6 +47,28 @@ def blosum62_table(alphabet: str) -> np.ndarray:
     matrix = substitution_matrices.load("BLOSUM62")
     letters = get_alphabet(alphabet).letters
     return np.array([[matrix[a, b] for b in letters] for a in letters], dtype=np.float32) / BLOSUM_SCALE
+
+
+def aaindex_table(codes: list[str], alphabet: str) -> np.ndarray:
+    """(A, len(codes)) float32: each AAindex1 index over the alphabet's letters, standardised
+    to mean 0 and standard deviation 1 over the 20 amino acids."""
+    if alphabet != "protein":
+        raise ValueError(f"encoding aaindex is for protein tasks, not {alphabet}")
+    try:
+        from aaindex import aaindex1
+    except ImportError:
+        raise ValueError("encoding aaindex needs the aaindex package: pip install 'lyra-workflow[descriptors]'") from None
+    letters, columns = get_alphabet(alphabet).letters, []
+    for code in codes:
+        if code not in aaindex1:
+            raise ValueError(f"unknown AAindex1 index {code!r}")
+        values = aaindex1[code].values
+        missing = [a for a in letters if values.get(a) is None]
+        if missing:
+            raise ValueError(f"AAindex1 index {code} has no value for {missing}")
+        column = np.array([values[a] for a in letters], dtype=np.float64)
+        columns.append((column - column.mean()) / column.std())
+    return np.stack(columns, axis=1).astype(np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -77,6 +103,8 @@ class Encoder:
                 raise ValueError(f"unknown encoding {part!r}; choose from {list(TABLES)} or {{embeddings: path}}")
             if part == "blosum62":
                 blosum62_table(alphabet)  # fails early for a nucleic-acid task
+            if isinstance(part, dict) and "aaindex" in part:
+                aaindex_table(part["aaindex"], alphabet)
 
     @property
     def is_identity(self) -> bool:
@@ -90,6 +118,8 @@ class Encoder:
                 total += self.n_letters
             elif part == "blosum62":
                 total += 20
+            elif "aaindex" in part:
+                total += len(part["aaindex"])
             else:
                 total += _read_embeddings(part["embeddings"])[1].shape[2]
         return total
@@ -103,6 +133,8 @@ class Encoder:
                 parts.append(x)
             elif part == "blosum62":
                 parts.append(x @ torch.from_numpy(blosum62_table(self.alphabet)))
+            elif "aaindex" in part:
+                parts.append(x @ torch.from_numpy(aaindex_table(part["aaindex"], self.alphabet)))
             else:
                 keys = ids if part.get("key", "id") == "id" else sequences
                 parts.append(_embeddings(part["embeddings"], list(keys), mask))
@@ -113,7 +145,7 @@ class Encoder:
 
 
 def _normalised(part):
-    return part if isinstance(part, str) else {"key": "id", **part}
+    return part if isinstance(part, str) or "aaindex" in part else {"key": "id", **part}
 
 
 def _embeddings(path: str, keys: list[str], mask: torch.Tensor) -> torch.Tensor:

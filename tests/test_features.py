@@ -135,3 +135,19 @@ def test_onehot_linear_trains_fixed_steps_keeps_final_weights_and_reloads(tmp_pa
     assert np.allclose(again["y_pred"], written["y_pred"], atol=1e-5)
     assert "up to 10 long" in model.unscorable_reason(["A" * 11])
     assert math.isfinite(summary["best_valid_score"])
+
+
+def test_aaindex_columns_are_standardised_indices():
+    pytest.importorskip("aaindex")
+    from aaindex import aaindex1
+
+    table = encoder_for([{"aaindex": ["KYTJ820101"]}], "protein")
+    x, mask = one_hot(["IR"], "protein")
+    out = table(x, mask, ["a"], ["IR"])
+    kd = np.array([aaindex1["KYTJ820101"].values[a] for a in LETTERS])
+    assert out.shape == (1, 2, 1)
+    assert out[0, 0, 0].item() == pytest.approx((4.5 - kd.mean()) / kd.std(), rel=1e-5)  # I: 4.5
+    assert out[0, 0, 0] > 0 > out[0, 1, 0]  # isoleucine hydrophobic, arginine not
+    assert _task(encoding=[{"aaindex": ["KYTJ820101"]}]).encoding == [{"aaindex": ["KYTJ820101"]}]
+    with pytest.raises(ValueError, match="unknown AAindex1 index 'NOPE1'"):
+        encoder_for([{"aaindex": ["NOPE1"]}], "protein")
