@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--valid", choices=["fold", "random", "none"], default=None)
     parser.add_argument("--encoding", nargs="*", default=None, help="override Task.encoding (onehot, blosum62)")
     parser.add_argument("--seed", type=int, default=None, help="override the trainer seed (initialisation, batch order)")
+    parser.add_argument("--no-crop", action="store_true", help="full-length sequences, as ProteinGym encodes them")
     parser.add_argument("--published", default="One-Hot Encodings")
     parser.add_argument("--out", default="/tmp/proteingym_pooled")
     args = parser.parse_args()
@@ -51,6 +52,8 @@ def main() -> None:
         task = task.replace(kfold_aggregate="pooled",
                             split={**task.split, **({"valid": args.valid} if args.valid else {})},
                             **({"encoding": list(args.encoding)} if args.encoding else {}))
+        if args.no_crop:
+            task = task.replace(crop=None)
         if args.seed is not None:
             task = task.replace(trainer=dataclasses.replace(task.trainer, seed=args.seed))
         records = load_records(task, task.data_root or config.raw["data_root"])
@@ -70,7 +73,8 @@ def main() -> None:
                      "per_fold": [f["value"]["value"] for f in kfold["per_fold"]], "published": reference,
                      "valid_scores": valid_scores,  # per fold: the validation score the model kept
                      "seconds": time.perf_counter() - started, "split_valid": task.split["valid"],
-                     "encoding": task.encoding, "seed": task.trainer.seed})
+                     "encoding": task.encoding, "seed": task.trainer.seed,
+                     "crop": task.crop})
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / f"pooled_{args.model}.json").write_text(json.dumps(rows, indent=2) + "\n")
