@@ -179,32 +179,20 @@ def _references(args: argparse.Namespace, ensemble) -> list[tuple[str, str]]:
 
 
 def _cmd_mutagenesis(args: argparse.Namespace) -> None:
-    from lyra.alphabets import get_alphabet
     from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import effect_matrix, saturation_mutagenesis
-    from lyra.plots import mutagenesis_heatmap
-    from lyra.results import write_predictions
+    from lyra.mutagenesis import write_mutagenesis
 
     ensemble = load_ensemble(args.model)
     references = _references(args, ensemble)
-    tables = []
-    heatmap = Path(args.heatmap) if args.heatmap else Path(args.out).with_suffix(".png")
-    letters = get_alphabet(ensemble.alphabet).letters
-    for ref_id, sequence in references:
-        table = saturation_mutagenesis(ensemble, sequence, ref_id, args.include_wild_type, args.score_class,
-                                       args.device)
-        tables.append(table)
-        path = heatmap if len(references) == 1 else heatmap.with_name(f"{heatmap.stem}.{ref_id}{heatmap.suffix}")
-        title = f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
-        mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, path, title, args.row_length)
-    write_predictions(pd.concat(tables, ignore_index=True), args.out)
-    print(f"wrote {sum(map(len, tables))} substitutions of {len(references)} reference(s) to {args.out}")
+    table = write_mutagenesis(ensemble, references, args.out, args.heatmap, args.include_wild_type, args.score_class,
+                              args.device, args.row_length)
+    print(f"wrote {len(table)} substitutions of {len(references)} reference(s) to {args.out}")
 
 
 def _cmd_score_variants(args: argparse.Namespace) -> None:
     from lyra.ensemble import load_ensemble
     from lyra.mutagenesis import normalise_reference
-    from lyra.results import write_predictions
+    from lyra.results import write_table
     from lyra.variants import design_shortlist, read_variants, score_variants
 
     ensemble = load_ensemble(args.model)
@@ -214,13 +202,13 @@ def _cmd_score_variants(args: argparse.Namespace) -> None:
     reference = normalise_reference(reference, ensemble, "--reference")
     variants = read_variants(args.variants, reference, ensemble.alphabet)
     scores = score_variants(ensemble, reference, variants, args.score_class, args.device)
-    write_predictions(scores, args.out)
+    write_table(scores, args.out)
     print(f"wrote {len(scores)} variant scores to {args.out}")
     if args.top:
         shortlist = design_shortlist(ensemble, reference, args.top, args.max_order, args.pool, set(variants),
                                      args.minimize, args.score_class, args.device)
         out = Path(args.top_out) if args.top_out else Path(args.out).with_suffix(".top.tsv")
-        write_predictions(shortlist, out)
+        write_table(shortlist, out)
         print(f"wrote the {len(shortlist)} best-scoring unseen variants to {out}")
 
 

@@ -19,7 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lyra.config import Task
+from lyra.devices import select_device
 from lyra.errors import LyraInputError
+from lyra.metrics import calibration
+from lyra.results import evaluate_task
 from lyra.runner import load_model, predict_sequences
 
 CHUNK_LETTERS = 2_000_000  # sequences x length encoded at once (protein: 160 MB of one-hot)
@@ -36,7 +40,8 @@ def model_files(sources: list[str | Path]) -> list[Path]:
         elif path.is_dir():
             inside = [path / "model.pt"] if (path / "model.pt").is_file() else sorted(path.glob("*/model.pt"))
             if not inside:
-                raise LyraInputError(path, "directory", "holds no model.pt and no <member>/model.pt (e.g. fold0/model.pt)")
+                raise LyraInputError(path, "directory",
+                                     "holds no model.pt and no <member>/model.pt (e.g. fold0/model.pt)")
             found.extend(inside)
         else:
             raise LyraInputError(path, "file", "no such model file or directory")
@@ -101,6 +106,7 @@ class Ensemble:
         reason = self.unscorable_reason(sequences)
         if reason:
             raise ValueError(reason)
+        device = str(select_device(device))  # once: a GPU claim per chunk would be wasted work
         longest = max((len(s) for s in sequences), default=1)
         chunk = max(1, CHUNK_LETTERS // longest)
         batch = max(1, min(1024, 262_144 // longest))
@@ -173,3 +179,33 @@ def prediction_table(prediction: EnsemblePrediction) -> pd.DataFrame:
             for member, values in zip(prediction.names, prediction.members):
                 columns[f"y_pred_{member}"] = values
     return pd.DataFrame(columns)
+
+
+def evaluate_members(predictions: list[pd.DataFrame], task: Task, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The ``ensemble`` block of metrics.json for models trained on the same split with
+    different seeds (``trainer.n_seeds``): member count, the metrics of the ensemble mean
+    (``lyra.results.evaluate_task``; classifiers: mean probabilities) and, for
+    regression, ``lyra.metrics.calibration`` of its std on the valid and test rows."""
+    first = predictions[0]
+    for other in predictions[1:]:
+        if list(other["id"]) != list(first["id"]):
+            raise ValueError("ensemble members' predictions must list the same rows in the same order")
+    frame = first[["id", "sequence", "split", "fold", "y_true"]].copy()
+    classes = list(task.classes) if task.classes else sorted(c[5:] for c in first.columns if c.startswith("prob_"))
+    if task.is_classification:
+        columns = [f"prob_{c}" for c in classes]
+        member = EnsemblePrediction(np.stack([p[columns].to_numpy(dtype=float) for p in predictions]),
+                                    [str(i) for i in range(len(predictions))], classes)
+        for i, column in enumerate(columns):
+            frame[column] = member.mean[:, i]
+        frame["y_pred"] = member.mean.argmax(axis=1)
+    else:
+        member = EnsemblePrediction(np.stack([p["y_pred"].to_numpy(dtype=float) for p in predictions]),
+                                    [str(i) for i in range(len(predictions))], None)
+        frame["y_pred"] = member.mean
+    result = {"n_members": len(predictions), **evaluate_task(frame, task, n_boot=n_boot, seed=seed)}
+    if not task.is_classification:
+        parts = {name: (frame["split"] == name).to_numpy() for name in ("valid", "test")}
+        result["calibration"] = calibration(*[(frame["y_true"].to_numpy()[rows], member.mean[rows], member.std[rows])
+                                              for rows in parts.values()])
+    return result

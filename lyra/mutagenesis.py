@@ -10,6 +10,8 @@ variant scoring (``lyra.variants``) compute these columns.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,8 @@ from lyra.alphabets import get_alphabet
 from lyra.encode import normalise_sequences
 from lyra.ensemble import Ensemble
 from lyra.errors import LyraInputError
+from lyra.plots import mutagenesis_heatmap
+from lyra.results import write_table
 
 ISM_COLUMNS = ["reference_id", "position", "wt", "mut", "score", "effect", "std", "effect_std"]
 
@@ -68,6 +72,26 @@ def saturation_mutagenesis(ensemble: Ensemble, reference: str, reference_id: str
     return table[ISM_COLUMNS]
 
 
+def write_mutagenesis(ensemble: Ensemble, references: list[tuple[str, str]], out: str | Path,
+                      heatmap: str | Path | None = None, include_wild_type: bool = False,
+                      score_class: str | None = None, device: str | None = None, row_length: int = 100) -> pd.DataFrame:
+    """ISM of each (id, normalised sequence) in ``references``: one TSV at ``out`` and a
+    heatmap per reference (``heatmap``, default ``out`` with .png; ``<stem>.<id>.png``
+    for several references). Returns the table."""
+    heatmap = Path(heatmap) if heatmap else Path(out).with_suffix(".png")
+    letters = get_alphabet(ensemble.alphabet).letters
+    tables = []
+    for ref_id, sequence in references:
+        table = saturation_mutagenesis(ensemble, sequence, ref_id, include_wild_type, score_class, device)
+        tables.append(table)
+        path = heatmap if len(references) == 1 else heatmap.with_name(f"{heatmap.stem}.{ref_id}{heatmap.suffix}")
+        title = f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
+        mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, path, title, row_length)
+    table = pd.concat(tables, ignore_index=True)
+    write_table(table, out)
+    return table
+
+
 def normalise_reference(sequence: str, ensemble: Ensemble, source: str = "reference",
                         name: str = "reference") -> str:
     """The reference upper-cased and checked against the models' alphabet (LyraInputError
@@ -78,19 +102,21 @@ def normalise_reference(sequence: str, ensemble: Ensemble, source: str = "refere
     return normalised[0]
 
 
-def resolve_reference(reference: str, records: pd.DataFrame, alphabet: str, source: str = "config") -> tuple[str, str]:
+def resolve_reference(reference: str, records: pd.DataFrame, alphabet: str, t_as_u: bool = False,
+                      source: str = "config") -> tuple[str, str]:
     """A task's ``reference:``: the id of a record in ``records`` (id and sequence
-    columns), else a sequence in ``alphabet``. Returns (id, sequence)."""
+    columns), else a sequence in ``alphabet``. Returns (id, normalised sequence)."""
     match = records.loc[records["id"].astype(str) == str(reference), "sequence"]
     if len(match):
         return str(reference), str(match.iloc[0])
-    letters = get_alphabet(alphabet).letters
-    text = str(reference).strip().upper()
-    bad = sorted(set(text) - set(letters))
-    if not text or bad:
-        raise LyraInputError(source, "key reference", f"'{reference[:40]}' is neither an id in the task's data nor a "
-                             f"{alphabet} sequence (letters {''.join(bad[:5])} are not in {letters})")
-    return "reference", text
+    try:
+        normalised, _ = normalise_sequences([reference], ["reference"], alphabet, "error", t_as_u=t_as_u,
+                                            source=source, locations=["key reference"])
+    except LyraInputError as error:
+        shown = reference if len(reference) <= 40 else reference[:40] + "..."
+        raise LyraInputError(source, "key reference", f"'{shown}' is not an id in the task's data, and as a "
+                             f"sequence: {error.problem}") from None
+    return "reference", normalised[0]
 
 
 def effect_matrix(ism: pd.DataFrame, letters: str) -> np.ndarray:
