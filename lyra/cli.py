@@ -1,4 +1,4 @@
-"""The ``lyra`` command: train, predict and evaluate outside Snakemake.
+"""The ``lyra`` command: train, predict, evaluate, and score mutants outside Snakemake.
 
     lyra train    --input data.csv --sequence-column seq --target-column y --alphabet protein --out-dir run/
     lyra predict  --model run/model.pt --input new.fasta --out predictions.tsv
