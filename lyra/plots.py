@@ -215,9 +215,10 @@ def mutagenesis_heatmap(effects: np.ndarray, reference: str, letters: str, path,
     limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     width = min(row_length, length)
-    cell = 0.14
-    fig = Figure(figsize=(max(4.0, width * cell + 2.0), n_rows * (len(letters) * cell + 0.9) + 0.6))
-    axes = np.atleast_1d(fig.subplots(n_rows, 1, squeeze=False)[:, 0])
+    cell, gap = 0.14, 0.6  # inches per cell; between rows, room for the letters and the positions
+    height = len(letters) * cell
+    fig = Figure(figsize=(max(4.0, width * cell + 2.0), n_rows * height + (n_rows - 1) * gap + 1.0))
+    axes = fig.subplots(n_rows, 1, squeeze=False, gridspec_kw={"hspace": gap / height})[:, 0]
     cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
     image = None
     for row, ax in enumerate(axes):

@@ -79,3 +79,18 @@ def test_a_task_reference_is_an_id_or_a_sequence():
     assert resolve_reference("mkw", records, "protein") == ("reference", "MKW")
     with pytest.raises(LyraInputError, match="key reference"):
         resolve_reference("not an id!", records, "protein")
+
+
+def test_effect_matrix_and_wrapped_heatmap(tmp_path):
+    from lyra.mutagenesis import effect_matrix, substitutions
+    from lyra.plots import mutagenesis_heatmap
+
+    reference = "ACGTTGCA" * 30  # 240 positions: three heatmap rows of 100
+    table = substitutions(reference, "dna", include_wild_type=True)
+    table["effect"] = np.arange(len(table), dtype=float) - len(table) / 2
+    matrix = effect_matrix(table, "ACGT")
+    assert matrix.shape == (4, 240)
+    assert np.isnan(matrix[0, 0]) and matrix[1, 0] == table["effect"].iloc[1]  # wild type A at position 1
+    assert np.isnan(matrix).sum() == 240
+    path = mutagenesis_heatmap(matrix, reference, "ACGT", tmp_path / "h.png", "test", row_length=100)
+    assert path.read_bytes().startswith(b"\x89PNG")
