@@ -7,7 +7,7 @@ import torch
 
 from lyra.config import Task
 from lyra.ensemble import load_ensemble
-from lyra.errors import exit_on_input_error
+from lyra.errors import LyraInputError, exit_on_input_error
 from lyra.mutagenesis import resolve_reference, write_mutagenesis
 from lyra.results import read_prepared
 
@@ -20,6 +20,9 @@ ensemble = load_ensemble(list(snakemake.input.models))
 reference = resolve_reference(
     task.reference, read_prepared(snakemake.input.prepared), task.alphabet, task.t_as_u
 )
+reason = ensemble.unscorable_reason([reference[1]])
+if reason:  # e.g. ridge and a reference longer than its training sequences
+    raise LyraInputError("config", f"task '{task.name}' key reference", reason)
 table = write_mutagenesis(
     ensemble, [reference], snakemake.output.table, snakemake.output.heatmap
 )
