@@ -51,6 +51,12 @@ def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 
 
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """A TSV table (tuning trials, experiment tables): missing values as NA."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+
+
 def read_json(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 

@@ -1,6 +1,8 @@
 rule train:
     input:
         prepared="results/{task}/prepared.tsv",
+        # the best settings of the task's search, when its tune block says use: true
+        tuned=lambda wildcards: tuned_settings(wildcards.task, wildcards.model),
     output:
         model="results/{task}/{model}/fold{fold}/model.pt",
         history="results/{task}/{model}/fold{fold}/history.csv",
@@ -31,3 +33,35 @@ rule train:
         },
     script:
         "../scripts/train.py"
+
+
+rule tune_model:
+    input:
+        prepared="results/{task}/prepared.tsv",
+    output:
+        table="results/{task}/{model}/tuning.tsv",
+        figure=report(
+            "results/{task}/{model}/tuning.png",
+            caption="../report/tuning.rst",
+            category="{task}",
+            subcategory="{model}",
+        ),
+        best="results/{task}/{model}/tuning.json",
+    log:
+        "logs/{task}/{model}/tune.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/tune.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        task=lambda wildcards: task_params(wildcards.task),
+        variants=lambda wildcards: {
+            name: spec
+            for name, spec in WORKFLOW.variants.items()
+            if name == wildcards.model
+        },
+    script:
+        "../scripts/tune.py"
