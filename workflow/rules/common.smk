@@ -9,7 +9,9 @@ from lyra.data import fill_defaults, load_schema, resolve_task, split_files
 from lyra.splits import KFOLD_SCHEMES
 
 validate(config, "../schemas/config.schema.yaml", set_default=False)
-SCHEMA = load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+# from this file's folder, not workflow.basedir: that is the folder of the main Snakefile,
+# a lab's own project folder when this workflow is used as a module
+SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"))
 fill_defaults(config, SCHEMA, SCHEMA)
 
 TASKS = list(config["tasks"])

@@ -78,7 +78,7 @@ rule experiment_epistasis:
 
 rule experiment_scaling:
     input:
-        benchmark="benchmarks/run.py",
+        benchmark=checkout_file("benchmarks/run.py"),
     output:
         table=f"{EXPERIMENT_DIR}/scaling.tsv",
         figure=report(

@@ -23,6 +23,19 @@ if "epistasis" in EXPERIMENTS:
     TASK_CONFIGS.update({name: resolve_task(config, name) for name in _tasks})
 
 
+# This checkout (the parent of workflow/), also when the workflow runs as a module from
+# a lab's own project folder (the working directory).
+CHECKOUT = Path(str(workflow.current_basedir)).resolve().parent.parent
+
+
+def checkout_file(relative):
+    """The path of a file of this checkout, for an input: relative to the working
+    directory when that is the checkout (the usual run), otherwise absolute."""
+    path = CHECKOUT / relative
+    cwd = Path.cwd().resolve()
+    return str(path.relative_to(cwd) if path.is_relative_to(cwd) else path)
+
+
 def require_tasks(tasks, where):
     """Fail with the missing names when ``tasks`` are not all tasks of the config."""
     missing = [t for t in tasks if t not in TASK_CONFIGS]
