@@ -7,7 +7,6 @@ package. Each dependency of pyproject.toml, with the extras the README installs
 """
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+, which the lock is for
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements.lock"

@@ -139,6 +139,9 @@ def test_killed_run_stops_at_the_lock_then_unlock_and_rerun_finish_equal(clean_r
     resumed = _run(workdir)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
 
+    planned = _run(workdir, "--dry-run")
+    assert planned.returncode == 0 and "Nothing to be done" in planned.stdout + planned.stderr, planned.stdout[-3000:]
+
     after = _mtimes(workdir)
     rewritten = sorted(path for path, mtime in kept.items() if after.get(path) != mtime)
     assert not rewritten, f"finished jobs were run again: {rewritten}"
