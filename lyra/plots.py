@@ -126,7 +126,8 @@ def tuning_plot(trials: pd.DataFrame, path, metric: str, untuned: float | None) 
     ax = fig.subplots()
     done = trials[trials["state"] == "complete"]
     ax.plot(done["trial"], done["value"], "o", color="tab:blue", label="trial")
-    ax.plot(done["trial"], done["value"].cummax(), color="tab:green", label="best so far")
+    ax.plot(done["trial"], done["value"].cummax(), color="tab:green", drawstyle="steps-post", label="best so far")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     pruned = trials[trials["state"] == "pruned"]
     if len(pruned):
         low = done["value"].min() if len(done) else 0.0
