@@ -159,6 +159,7 @@ class Task:
     reference: str | None = None
     external_test: list = field(default_factory=list)
     published: dict = field(default_factory=dict)
+    tune: dict | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -185,6 +186,10 @@ class Task:
         if base not in MODELS:
             raise ValueError(f"variant {model!r} has unknown base model {base!r}; choose one of {list(MODELS)}")
         return base, {**self.model_options(base)[1], **(variants[model].get("options") or {})}
+
+    def uses_tuning(self, model: str) -> bool:
+        """Whether ``model`` trains with the settings of this task's search (``tune.use``)."""
+        return bool(self.tune and self.tune.get("use") and model in self.tune.get("models", ()))
 
     def replace(self, **changes) -> "Task":
         return dataclasses.replace(self, **changes)

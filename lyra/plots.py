@@ -121,6 +121,28 @@ def learning_curves(history_df: pd.DataFrame, path) -> Path:
     return save_figure(fig, path)
 
 
+def tuning_plot(trials: pd.DataFrame, path, metric: str, untuned: float | None) -> Path:
+    """Validation metric of every completed trial in order, the best so far, pruned trials
+    marked at the bottom, and the untuned settings' value as a dashed line."""
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    done = trials[trials["state"] == "complete"]
+    ax.plot(done["trial"], done["value"], "o", color="tab:blue", label="trial")
+    ax.plot(done["trial"], done["value"].cummax(), color="tab:green", drawstyle="steps-post", label="best so far")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    pruned = trials[trials["state"] == "pruned"]
+    if len(pruned):
+        low = done["value"].min() if len(done) else 0.0
+        ax.plot(pruned["trial"], [low] * len(pruned), "x", color="tab:gray", label="pruned")
+    if untuned is not None:
+        ax.axhline(untuned, color="tab:red", ls="--", lw=1, label="untuned settings")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
     """One-vs-rest ROC curve per class on the test rows (binary: the positive class only).
     Classes without both positives and negatives in the test rows are listed as undefined."""

@@ -222,6 +222,29 @@ def all_targets():
     return targets
 
 
+def tuned_settings(task_name, model):
+    """The search result a training of ``model`` on the task uses ([] when it uses none)."""
+    if TASK_CONFIGS[task_name].uses_tuning(model):
+        return [f"results/{task_name}/{model}/tuning.json"]
+    return []
+
+
+def tune_targets():
+    """What target `tune` builds: the search of every model a task's tune block names."""
+    targets = [
+        f"results/{task}/{model}/tuning.{ext}"
+        for task in TASKS
+        if TASK_CONFIGS[task].tune
+        for model in TASK_CONFIGS[task].tune["models"]
+        for ext in ("tsv", "png", "json")
+    ]
+    if not targets:
+        raise ValueError(
+            "target `tune` found no task with a tune: block; add one (docs/task-config.md)"
+        )
+    return targets
+
+
 def published_references():
     """Reference numbers per task: the table named by ``published_table`` (validated
     against schemas/published.schema.yaml) plus each task's own ``published`` entry."""

@@ -1,6 +1,8 @@
 rule train:
     input:
         prepared="results/{task}/prepared.tsv",
+        # the best settings of the task's search, when its tune block says use: true
+        tuned=lambda wildcards: tuned_settings(wildcards.task, wildcards.model),
     output:
         model="results/{task}/{model}/fold{fold}/model.pt",
         history="results/{task}/{model}/fold{fold}/history.csv",
@@ -27,6 +29,7 @@ rule train:
 rule train_seed:
     input:
         prepared="results/{task}/prepared.tsv",
+        tuned=lambda wildcards: tuned_settings(wildcards.task, wildcards.model),
     output:
         model="results/{task}/{model}/seed{seed}/model.pt",
         history="results/{task}/{model}/seed{seed}/history.csv",
@@ -50,3 +53,31 @@ rule train_seed:
         seed_offset=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/train.py"
+
+
+rule tune_model:
+    input:
+        prepared="results/{task}/prepared.tsv",
+    output:
+        table="results/{task}/{model}/tuning.tsv",
+        figure=report(
+            "results/{task}/{model}/tuning.png",
+            caption="../report/tuning.rst",
+            category="{task}",
+            subcategory="{model}",
+        ),
+        best="results/{task}/{model}/tuning.json",
+    log:
+        "logs/{task}/{model}/tune.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/tune.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        task=lambda wildcards: task_params(wildcards.task),
+        variants=job_variants,
+    script:
+        "../scripts/tune.py"

@@ -39,4 +39,5 @@ result["provenance"] = collect(
     device=", ".join(sorted({str(run["device"]) for run in runs})),
     wall_time_s=sum(run["train_seconds"] for run in runs),
 )
+result["provenance"]["tuned_settings"] = runs[0].get("tuned")  # None: the task's own settings
 write_json(result, snakemake.output[0])

@@ -1,5 +1,7 @@
 """Train one fold of one model on a prepared task (snakemake rules ``train`` and
-``train_seed``: an extra seed member has the trainer seed plus ``seed_offset``)."""
+``train_seed``: an extra seed member has the trainer seed plus ``seed_offset``). With a
+``tuned`` input (the task's tune block says use: true) the search's best settings are
+laid over the task's and recorded in train.json."""
 
 import dataclasses
 import logging
@@ -8,8 +10,9 @@ from pathlib import Path
 import torch
 
 from lyra.config import Task
-from lyra.results import read_prepared, write_json
+from lyra.results import read_json, read_prepared, write_json
 from lyra.runner import train_fold
+from lyra.tuning import apply_settings
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 
@@ -20,6 +23,9 @@ if snakemake.params.seed_offset:
     task = task.replace(
         trainer=dataclasses.replace(trainer, seed=trainer.seed + snakemake.params.seed_offset)
     )
+tuned = read_json(snakemake.input.tuned[0]) if snakemake.input.tuned else None
+if tuned:
+    task = apply_settings(task, tuned["settings"])
 summary = train_fold(
     read_prepared(snakemake.input.prepared),
     task,
@@ -29,4 +35,6 @@ summary = train_fold(
     progress=False,
     variants=snakemake.params.variants,
 )
+if tuned:
+    summary["tuned"] = {"settings": tuned["settings"], "valid_value": tuned["value"], "from": snakemake.input.tuned[0]}
 write_json(summary, snakemake.output.info)
