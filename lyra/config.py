@@ -110,6 +110,7 @@ class TrainerConfig:
     grad_clip: float | None = None
     seed: int = 0
     n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
+    n_seeds: int = 1  # > 1 on a single-split task: that many models (seeds seed, seed+1, ...) as an ensemble
     precision: str = "fp32"  # fp32 | tf32 | bf16 (see lyra.train.precision_context)
 
     @classmethod
@@ -121,6 +122,8 @@ class TrainerConfig:
         if unknown:
             raise ValueError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
         config = cls(**values)
+        if config.n_seeds < 1:
+            raise ValueError(f"trainer.n_seeds must be at least 1, got {config.n_seeds}")
         if config.n_gpus < 1:
             raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
         if config.scheduler not in SCHEDULERS:
@@ -166,10 +169,12 @@ class Task:
     classes: tuple | None = None
     target_transform: dict | None = None
     target_note: str | None = None
+    reference: str | None = None
     external_test: list = field(default_factory=list)
     published: dict = field(default_factory=dict)
     kfold_aggregate: str = "fold_mean"  # pooled | fold_mean (the k-fold headline; see lyra.metrics)
     encoding: list = field(default_factory=lambda: ["onehot"])  # lyra.features.build_encoder
+    tune: dict | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -196,6 +201,10 @@ class Task:
         if base not in MODELS:
             raise ValueError(f"variant {model!r} has unknown base model {base!r}; choose one of {list(MODELS)}")
         return base, {**self.model_options(base)[1], **(variants[model].get("options") or {})}
+
+    def uses_tuning(self, model: str) -> bool:
+        """Whether ``model`` trains with the settings of this task's search (``tune.use``)."""
+        return bool(self.tune and self.tune.get("use") and model in self.tune.get("models", ()))
 
     def replace(self, **changes) -> "Task":
         return dataclasses.replace(self, **changes)
@@ -279,9 +288,13 @@ def _build_task(full: dict, entry: dict, name: str, schema: dict) -> Task:
     if entry["split"]["scheme"] in KFOLD_SCHEMES:
         entry["split"]["valid"] = kfold_valid(entry["split"])
     try:
-        return Task.from_dict({**entry, "name": name})
+        task = Task.from_dict({**entry, "name": name})
     except ValueError as error:
         raise LyraInputError("config", f"task '{name}'", str(error)) from None
+    if task.n_folds > 1 and task.trainer.n_seeds > 1:
+        raise LyraInputError("config", f"task '{name}'", "trainer.n_seeds applies to single-split tasks; "
+                             "the folds of a k-fold task are its ensemble")
+    return task
 
 
 @dataclass(frozen=True)

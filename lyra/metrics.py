@@ -413,3 +413,34 @@ def evaluate_predictions(
                                  else kfold["mean"])
             result["kfold"] = kfold
     return result
+
+
+def calibration(valid: tuple, test: tuple) -> dict:
+    """How well an ensemble's spread tracks its errors (regression).
+
+    ``valid`` and ``test`` are ``(y_true, mean, std)`` arrays of the ensemble on those
+    rows. Returns, as JSON-ready entries: ``spearman_abs_error_std`` (Spearman between
+    |y_true - mean| and std on test rows), ``variance_scale`` (s fitted on valid rows only:
+    the root mean square of (y_true - mean) / std, so that s * std is a calibrated spread)
+    and ``coverage_1sd`` / ``coverage_2sd`` (share of test rows within mean +- k * s * std;
+    about 0.68 and 0.95 when the errors are Gaussian and calibrated). Rows with std 0 are
+    left out of the fit; the entries are undefined when nothing is left or std is 0 everywhere.
+    """
+    y_valid, mean_valid, std_valid = (np.asarray(a, dtype=float) for a in valid)
+    y_test, mean_test, std_test = (np.asarray(a, dtype=float) for a in test)
+    result = {"n_valid": int(len(y_valid)), "n_test": int(len(y_test)),
+              "spearman_abs_error_std": spearman(np.abs(y_test - mean_test), std_test).to_json()}
+    spread = std_valid > 0
+    if not spread.any():
+        reason = "the ensemble std is 0 on every validation row (identical members)"
+        scale = undefined_value(reason)
+    else:
+        scale = MetricValue(float(np.sqrt(np.mean(((y_valid - mean_valid)[spread] / std_valid[spread]) ** 2))))
+    result["variance_scale"] = scale.to_json()
+    for k in (1, 2):
+        if scale.undefined or not len(y_test):
+            value = undefined_value(scale.reason or "no test rows")
+        else:
+            value = MetricValue(float(np.mean(np.abs(y_test - mean_test) <= k * scale.value * std_test)))
+        result[f"coverage_{k}sd"] = value.to_json()
+    return result

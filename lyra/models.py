@@ -52,6 +52,7 @@ class FitReport:
     best_score: float  # NaN or -inf when undefined
     device: str
     resumed_from_epoch: int
+    stopped_by_callback: int | None = None
 
 
 def _longer_than(limit: int, what: str, sequences: list[str]) -> str | None:
@@ -74,14 +75,16 @@ class NeuralModel:
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             checkpoint_path: Path | None = None, fingerprint: str = "", device: str | None = None,
-            progress: bool = True, scratch_dir: Path | None = None) -> FitReport:
-        """Train on ``train``, keep the weights of the best validation epoch."""
+            progress: bool = True, scratch_dir: Path | None = None, epoch_callback=None) -> FitReport:
+        """Train on ``train``, keep the weights of the best validation epoch (``lyra.train.fit``)."""
         if not len(valid):
             raise ValueError(f"model {self.name!r} picks its epoch on validation rows and this split has none "
                              f"(split.valid: none); use split.valid fold or random")
         devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
         args = (self.module, train, valid, task_type, trainer)
         options = dict(checkpoint_path=checkpoint_path, fingerprint=fingerprint, progress=progress)
+        if epoch_callback is not None:
+            options["epoch_callback"] = epoch_callback
         if len(devices) > 1:
             result = launch_fit(*args, devices, scratch_dir=scratch_dir, **options)
             self.module.to(devices[0])
@@ -90,7 +93,8 @@ class NeuralModel:
         self.module.load_state_dict(result.best_state)
         self.best_epoch, self.precision = result.best_epoch, trainer.precision
         return FitReport(history=result.history, best_epoch=result.best_epoch, best_score=result.best_score,
-                         device=",".join(map(str, devices)), resumed_from_epoch=result.resumed_from_epoch)
+                         device=",".join(map(str, devices)), resumed_from_epoch=result.resumed_from_epoch,
+                         stopped_by_callback=result.stopped_by_callback)
 
     def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int = 1024,
                 device: str | None = None) -> np.ndarray:

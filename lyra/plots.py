@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
 
@@ -115,6 +117,28 @@ def learning_curves(history_df: pd.DataFrame, path) -> Path:
         if best is not None:
             ax.axvline(best, color="tab:red", ls=":", lw=1)
     axes[1].set_title("best epoch: " + ("none (metric never defined)" if best is None else str(best)), fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def tuning_plot(trials: pd.DataFrame, path, metric: str, untuned: float | None) -> Path:
+    """Validation metric of every completed trial in order, the best so far, pruned trials
+    marked at the bottom, and the untuned settings' value as a dashed line."""
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    done = trials[trials["state"] == "complete"]
+    ax.plot(done["trial"], done["value"], "o", color="tab:blue", label="trial")
+    ax.plot(done["trial"], done["value"].cummax(), color="tab:green", drawstyle="steps-post", label="best so far")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    pruned = trials[trials["state"] == "pruned"]
+    if len(pruned):
+        low = done["value"].min() if len(done) else 0.0
+        ax.plot(pruned["trial"], [low] * len(pruned), "x", color="tab:gray", label="pruned")
+    if untuned is not None:
+        ax.axhline(untuned, color="tab:red", ls="--", lw=1, label="untuned settings")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -225,4 +249,45 @@ def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
     if labelled:
         ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def mutagenesis_heatmap(effects: np.ndarray, reference: str, letters: str, path, title: str = "",
+                        row_length: int = 100) -> Path:
+    """Saturation-mutagenesis effects (``effects``: letters x positions, NaN where not
+    scored) as a heatmap: a diverging colour map centred at 0 (red above the reference,
+    blue below), the wild-type letter of each position marked with a dot and written
+    above its column; sequences longer than ``row_length`` wrap onto several rows."""
+    length = effects.shape[1]
+    n_rows = max(1, math.ceil(length / row_length))
+    finite = np.abs(effects[np.isfinite(effects)])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    width = min(row_length, length)
+    cell, gap = 0.14, 0.6  # inches per cell; between rows, room for the letters and the positions
+    height = len(letters) * cell
+    fig = Figure(figsize=(max(4.0, width * cell + 2.0), n_rows * height + (n_rows - 1) * gap + 1.0))
+    axes = fig.subplots(n_rows, 1, squeeze=False, gridspec_kw={"hspace": gap / height})[:, 0]
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
+    image = None
+    for row, ax in enumerate(axes):
+        start, end = row * row_length, min(length, (row + 1) * row_length)
+        image = ax.imshow(effects[:, start:end], aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
+                          extent=(start + 0.5, end + 0.5, len(letters) - 0.5, -0.5))
+        wild = [(p, letters.index(reference[p - 1])) for p in range(start + 1, end + 1)
+                if reference[p - 1] in letters]
+        ax.scatter([p for p, _ in wild], [i for _, i in wild], s=4, c="k", marker="o", linewidths=0)
+        ax.set_yticks(range(len(letters)), list(letters), fontsize=5)
+        ax.set_xlim(start + 0.5, start + width + 0.5)
+        ticks = [p for p in range(start + 1, end + 1) if p % 10 == 0 or p == start + 1]
+        ax.set_xticks(ticks, [str(p) for p in ticks], fontsize=6)
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(range(start + 1, end + 1), list(reference[start:end]), fontsize=5)
+        top.tick_params(length=0, pad=1)
+        ax.tick_params(length=2)
+    axes[-1].set_xlabel("position (dots: wild type)", fontsize=7)
+    axes[0].set_title(title, fontsize=8, pad=10)
+    bar = fig.colorbar(image, ax=list(axes), shrink=min(1.0, 0.9 / n_rows + 0.3), pad=0.01, aspect=15)
+    bar.set_label("effect (mutant - reference)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     return save_figure(fig, path)

@@ -2,6 +2,7 @@
 
 - ``prepared.tsv``: id, sequence, target, [label,] group, fold, split;
 - ``predictions.tsv``: id, sequence, split, fold, y_true, y_pred[, prob_<class>];
+- ``mutagenesis.tsv`` and variant scores: any table through ``write_table``;
 - ``metrics.json`` / ``external_<name>.json``, ``train.json``, ``leakage.json``: strict
   JSON (an undefined number is null, never NaN).
 
@@ -46,9 +47,15 @@ def read_predictions(*paths: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """A result table as TSV (9 significant digits), written atomically: predictions, and
+    the mutagenesis and variant-score tables of ``lyra.mutagenesis`` / ``lyra.variants``."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
+
+
+def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
+    write_table(frame, path)
 
 
 def read_json(path: str | Path) -> dict:

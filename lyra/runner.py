@@ -45,6 +45,44 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+class _FoldFit:
+    """One fold's encoded rows, target scaler and unfitted model: what training and a
+    tuning trial share."""
+
+    def __init__(self, view: pd.DataFrame, task: Task, classes: list[str] | None, model_name: str,
+                 variants: dict | None):
+        seed_everything(task.trainer.seed)
+        self.base, self.options = task.model_options(model_name, variants)
+        self.x, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+        self.encoder = encoder_for(task.encoding, task.alphabet)
+        self.x = self.encoder(self.x, self.mask, view["id"].tolist(), view["sequence"].tolist())
+        if self.base == "transformer":
+            self.options.setdefault("max_len", self.x.shape[1])
+        self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
+        self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,
+                                       task.target_transform, task.trainer.standardize_targets)
+        targets = _training_targets(view, task, self.scaler)
+        self.sets = {name: EncodedSet(self.x[rows], self.mask[rows], targets[rows]) for name, rows in self.parts.items()}
+        seed_everything(task.trainer.seed)
+        self.model = models.build(self.base, self.x.shape[-1], len(classes) if classes else 1, self.options,
+                                  task.task_type)
+
+
+def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", variants: dict | None = None,
+                epoch_callback=None) -> tuple[float, int | None]:
+    """Fit ``model_name`` on the train rows of a fold view that holds train and valid rows
+    only (a tuning trial); returns the best validation score and the epoch at which
+    ``epoch_callback`` stopped it (None when it ran to the end)."""
+    if set(rows["split"]) - {"train", "valid"}:
+        raise ValueError("fit_on_rows takes train and valid rows only")
+    fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
+    if fold_fit.base == "ridge":
+        raise ValueError("tuning searches the options of a neural model, not ridge")
+    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, task.trainer,
+                                progress=False, epoch_callback=epoch_callback)
+    return report.best_score, report.stopped_by_callback
+
+
 def train_fold(
     prepared: pd.DataFrame,
     task: Task,
@@ -67,27 +105,14 @@ def train_fold(
     out_dir.mkdir(parents=True, exist_ok=True)
     view = splits.view(prepared, fold, task.split)
     classes = class_labels(task, prepared)
-    trainer = task.trainer
-    seed_everything(trainer.seed)
-
-    base, options = task.model_options(model_name, variants)
-    x, mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
-    encoder = encoder_for(task.encoding, task.alphabet)
-    x = encoder(x, mask, view["id"].tolist(), view["sequence"].tolist())
-    if base == "transformer":
-        options.setdefault("max_len", x.shape[1])
-    parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
-    scaler = TargetScaler.fit(view["target"].to_numpy()[parts["train"]], task.task_type, task.target_transform,
-                              trainer.standardize_targets)
-    targets = _training_targets(view, task, scaler)
-    sets = {name: EncodedSet(x[rows], mask[rows], targets[rows]) for name, rows in parts.items()}
-
-    seed_everything(trainer.seed)
-    model = models.build(base, x.shape[-1], len(classes) if classes else 1, options, task.task_type)
+    fold_fit = _FoldFit(view, task, classes, model_name, variants)
+    model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
+    base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, task.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
                                   task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
-    report = model.fit(sets["train"], sets["valid"], task.task_type, trainer, checkpoint_path=out_dir / "checkpoint.pt",
-                       fingerprint=fingerprint, device=device, progress=progress, scratch_dir=out_dir)
+    report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
+                       checkpoint_path=out_dir / "checkpoint.pt", fingerprint=fingerprint, device=device,
+                       progress=progress, scratch_dir=out_dir)
     with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
         report.history.to_csv(tmp, index=False)
     outputs = model.predict(x, mask, trainer.eval_batch_size)

@@ -71,6 +71,8 @@ class FitResult:
     best_score: float
     history: pd.DataFrame
     resumed_from_epoch: int
+    stopped_by_callback: int | None = None  # the epoch after which ``epoch_callback`` asked to stop
+
 
 
 def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple:
@@ -194,8 +196,12 @@ def fit(
     checkpoint_path: Path | None = None,
     fingerprint: str = "",
     progress: bool = True,
+    epoch_callback=None,
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
+
+    ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
+    when it returns True training stops there (e.g. a tuning trial that is pruned).
 
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
@@ -215,7 +221,7 @@ def fit(
 
     state = {"epoch": 0, "best_score": -np.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False}
     best_state = copy.deepcopy(model.state_dict())
-    resumed_from = 0
+    resumed_from, stopped_by_callback = 0, None
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if saved.get("fingerprint") == fingerprint:
@@ -275,12 +281,16 @@ def fit(
         log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
                                                           if k != "epoch"))
         bar.update(1)
+        if epoch_callback is not None and epoch_callback(state["epoch"], valid_score):
+            stopped_by_callback = state["epoch"]
+            break
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
     log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])
-    return FitResult(best_state, state["best_epoch"], state["best_score"], pd.DataFrame(state["history"]), resumed_from)
+    return FitResult(best_state, state["best_epoch"], state["best_score"], pd.DataFrame(state["history"]), resumed_from,
+                     stopped_by_callback)
 
 
 def model_output_dim(model: torch.nn.Module) -> int:

@@ -144,3 +144,18 @@ def test_a_non_editable_install_trains_a_config_task(tmp_path):
                            "--out-dir", "run", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_the_paper_overlay_changes_only_the_budget_of_every_task():
+    import yaml
+    from snakemake.utils import update_config
+
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    merged = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(merged, yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+    workflow = load_workflow_config(merged)
+    assert set(workflow.tasks) == set(base["tasks"])
+    for name, task in workflow.tasks.items():
+        own = task_from_config(base, name)
+        assert (task.trainer.epochs, task.trainer.patience) == (100, 20)
+        assert task.trainer.batch_size == own.trainer.batch_size and task.model == own.model, name

@@ -19,6 +19,7 @@ wildcard_constraints:
     task="[^/]+",
     model="[^/]+",
     fold=r"\d+",
+    seed=r"\d+",
     name="[^/]+",
 
 
@@ -125,10 +126,73 @@ def fold_files(name):
     return files
 
 
+def seeds(task_name, model):
+    """The extra seed members of a single-split task (``trainer.n_seeds``): 1 .. n_seeds - 1;
+    none for ridge, which is deterministic (every seed would give the same model)."""
+    task = TASK_CONFIGS[task_name]
+    if task.model_options(model, WORKFLOW.variants)[0] == "ridge":
+        return range(0)
+    return range(1, task.trainer.n_seeds)
+
+
+def seed_files(name):
+    """Input function: ``name`` of every extra seed member of a task/model."""
+
+    def files(wildcards):
+        return expand(
+            "results/{task}/{model}/seed{seed}/{name}",
+            task=wildcards.task,
+            model=wildcards.model,
+            seed=seeds(wildcards.task, wildcards.model),
+            name=name,
+        )
+
+    return files
+
+
+def member_files(name):
+    """Input function: ``name`` of every ensemble member of a task/model, its folds then
+    its extra seeds."""
+
+    def files(wildcards):
+        return fold_files(name)(wildcards) + seed_files(name)(wildcards)
+
+    return files
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job: one per data-parallel process (trainer.n_gpus); ridge needs none."""
+    if wildcards.model == "ridge":
+        return 0
+    return TASK_CONFIGS[wildcards.task].trainer.n_gpus
+
+
+def job_variants(wildcards):
+    """The named model variant (e.g. an ablation, config/experiments.yaml) a training job
+    trains; only this job's own variant is a parameter, so editing one reruns only it.
+    """
+    return {
+        name: spec
+        for name, spec in WORKFLOW.variants.items()
+        if name == wildcards.model
+    }
+
+
+def names_pattern(names):
+    """Wildcard pattern matching exactly ``names`` (nothing when empty)."""
+    return "|".join(re.escape(t) for t in names) or "(?!)"
+
+
 def task_pattern(*task_types):
     """Wildcard pattern matching exactly the tasks of the given types."""
-    names = [t for t in TASK_CONFIGS if TASK_CONFIGS[t].task_type in task_types]
-    return "|".join(re.escape(t) for t in names) or "(?!)"
+    return names_pattern(
+        [t for t in TASK_CONFIGS if TASK_CONFIGS[t].task_type in task_types]
+    )
+
+
+def reference_pattern():
+    """Wildcard pattern matching exactly the tasks that name a ``reference``."""
+    return names_pattern([t for t in TASK_CONFIGS if TASK_CONFIGS[t].reference])
 
 
 def figure_names(task_name):
@@ -139,7 +203,8 @@ def figure_names(task_name):
 
 
 def all_targets():
-    """Every per-task output, each task's figures, and the summary."""
+    """Every per-task output, each task's figures (and mutagenesis, for a task with a
+    reference), and the summary."""
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
@@ -149,6 +214,34 @@ def all_targets():
                 f"results/{task}/{model}/figures/{fig}.png"
                 for fig in figure_names(task)
             ]
+            if TASK_CONFIGS[task].reference:
+                targets += [
+                    f"results/{task}/{model}/mutagenesis.{kind}"
+                    for kind in ("tsv", "png")
+                ]
+    return targets
+
+
+def tuned_settings(task_name, model):
+    """The search result a training of ``model`` on the task uses ([] when it uses none)."""
+    if TASK_CONFIGS[task_name].uses_tuning(model):
+        return [f"results/{task_name}/{model}/tuning.json"]
+    return []
+
+
+def tune_targets():
+    """What target `tune` builds: the search of every model a task's tune block names."""
+    targets = [
+        f"results/{task}/{model}/tuning.{ext}"
+        for task in TASKS
+        if TASK_CONFIGS[task].tune
+        for model in TASK_CONFIGS[task].tune["models"]
+        for ext in ("tsv", "png", "json")
+    ]
+    if not targets:
+        raise ValueError(
+            "target `tune` found no task with a tune: block; add one (docs/task-config.md)"
+        )
     return targets
 
 

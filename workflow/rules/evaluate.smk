@@ -4,6 +4,7 @@ rule evaluate:
         prepared="results/{task}/prepared.tsv",
         predictions=fold_files("predictions.tsv"),
         info=fold_files("train.json"),
+        seed_predictions=seed_files("predictions.tsv"),
     output:
         "results/{task}/{model}/metrics.json",
     log:

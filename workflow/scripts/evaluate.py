@@ -1,9 +1,11 @@
-"""Metrics over all folds of one model on one task, with provenance (rule ``evaluate``)."""
+"""Metrics over all folds of one model on one task, with provenance (rule ``evaluate``);
+with extra seed members (``trainer.n_seeds``) also the ensemble's metrics and calibration."""
 
 import logging
 from pathlib import Path
 
 from lyra.config import Task
+from lyra.ensemble import evaluate_members
 from lyra.errors import exit_on_input_error
 from lyra.provenance import collect
 from lyra.results import evaluate_task, read_json, read_predictions, write_json
@@ -23,6 +25,12 @@ result.update(
         source=", ".join(snakemake.input.predictions),
     )
 )
+if snakemake.input.seed_predictions:
+    members = [read_predictions(*snakemake.input.predictions)]
+    members += [read_predictions(p) for p in snakemake.input.seed_predictions]
+    result["ensemble"] = evaluate_members(
+        members, task, n_boot=snakemake.params.n_boot, seed=snakemake.params.seed
+    )
 result["folds"] = runs
 result["provenance"] = collect(
     [Path(p) for p in [*snakemake.input.data, snakemake.input.prepared]],
@@ -31,4 +39,5 @@ result["provenance"] = collect(
     device=", ".join(sorted({str(run["device"]) for run in runs})),
     wall_time_s=sum(run["train_seconds"] for run in runs),
 )
+result["provenance"]["tuned_settings"] = runs[0].get("tuned")  # None: the task's own settings
 write_json(result, snakemake.output[0])
