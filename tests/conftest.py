@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny trained models for the ensemble, mutagenesis and variant tests."""
+"""Shared fixtures: tiny trained models for the ensemble, mutagenesis and variant tests, and
+the data slices of the .test config."""
 
 from pathlib import Path
 
@@ -6,6 +7,21 @@ import pytest
 
 from lyra.cli import main
 from lyra.synthetic import epistasis_landscape
+
+
+GB1_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gb1_wu2016_relso"
+
+
+def write_test_data(root: Path) -> None:
+    """The GB1 slices the .test config reads, under ``root``/resources/test_data/gb1
+    (as its header says): 149 train rows, 49 test rows, and 40 test rows made longer."""
+    gb1 = root / "resources" / "test_data" / "gb1"
+    gb1.mkdir(parents=True)
+    for name, source, n_rows in (("train.csv", "GB1_WU_train_data.csv", 150), ("test.csv", "GB1_WU_test_data.csv", 50)):
+        lines = (GB1_DIR / source).read_text().splitlines(keepends=True)[:n_rows]
+        (gb1 / name).write_text("".join(lines))
+    test_rows = (GB1_DIR / "GB1_WU_test_data.csv").read_text().splitlines()[:40]
+    (gb1 / "longer.csv").write_text("".join(line.replace(",", "GS,", 1) + "\n" for line in test_rows))
 
 
 def train_members(root: Path, alphabet: str, length: int, n_members: int, task_type: str = "regression") -> Path:

@@ -7,7 +7,6 @@ GitHub tag). Schemas, scripts, report captions and the conda environment must be
 in the checkout, and every result must land in the project folder.
 """
 
-import shutil
 import subprocess
 import sys
 import time
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import write_test_data
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-GB1_DIR = DATA / "gb1_wu2016_relso"
 TEST_CONFIG = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
 
 pytestmark = [
@@ -47,13 +46,7 @@ def _project(root: Path) -> Path:
     config = dict(TEST_CONFIG, data_root=str(DATA))
     (root / "config").mkdir(parents=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    gb1 = root / "resources" / "test_data" / "gb1"
-    gb1.mkdir(parents=True)
-    for name, source, n_rows in (("train.csv", "GB1_WU_train_data.csv", 150), ("test.csv", "GB1_WU_test_data.csv", 50)):
-        lines = (GB1_DIR / source).read_text().splitlines(keepends=True)[:n_rows]
-        (gb1 / name).write_text("".join(lines))
-    test_rows = (GB1_DIR / "GB1_WU_test_data.csv").read_text().splitlines()[:40]
-    (gb1 / "longer.csv").write_text("".join(line.replace(",", "GS,", 1) + "\n" for line in test_rows))
+    write_test_data(root)
     (root / "workflow").mkdir()
     (root / "workflow" / "Snakefile").write_text(MODULE_SNAKEFILE.format(snakefile=REPO / "workflow" / "Snakefile"))
     return root

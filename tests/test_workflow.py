@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 from scipy.stats import spearmanr
+from conftest import write_test_data
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPLICE_CSV = DATA / "rna_splice_junction_uci" / "splice_junction_uci.csv"
-GB1_DIR = DATA / "gb1_wu2016_relso"
 TEST_CONFIG = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
 TASKS = list(TEST_CONFIG["tasks"])
 
@@ -44,13 +44,7 @@ def run_dir(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     shutil.copytree(REPO / "workflow", workdir / "workflow")
     shutil.copytree(REPO / ".test", workdir / ".test")
-    gb1 = workdir / "resources" / "test_data" / "gb1"
-    gb1.mkdir(parents=True)
-    for name, source, n_rows in (("train.csv", "GB1_WU_train_data.csv", 150), ("test.csv", "GB1_WU_test_data.csv", 50)):
-        lines = (GB1_DIR / source).read_text().splitlines(keepends=True)[:n_rows]
-        (gb1 / name).write_text("".join(lines))
-    test_rows = (GB1_DIR / "GB1_WU_test_data.csv").read_text().splitlines()[:40]
-    (gb1 / "longer.csv").write_text("".join(line.replace(",", "GS,", 1) + "\n" for line in test_rows))
+    write_test_data(workdir)
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
