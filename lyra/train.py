@@ -16,6 +16,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -37,6 +38,40 @@ log = logging.getLogger(__name__)
 
 CLASSIFICATION = ("binary", "multiclass")
 PRECISIONS = ("fp32", "tf32", "bf16")
+SCHEDULERS = ("constant", "cosine", "warmup_cosine")
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> float:
+    """Multiplier of the base lr for optimiser step ``step`` (0-based) under ``warmup_cosine``.
+
+    Linear warm-up ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then
+    cosine decay from 1 to ``min_lr_ratio`` over the remaining steps:
+    ``min + (1 - min) * (1 + cos(pi * t)) / 2`` with ``t = (step - warmup) / (total - warmup)``.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    t = min(1.0, (step - warmup_steps) / decay_steps)
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch of ``train_epoch`` on this rank."""
+    rank, world = distributed.rank_and_world()
+    n_local = len(distributed.shard(torch.arange(n_train), rank, world))
+    return max(1, -(-n_local // distributed.local_batch_size(batch_size, world)))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_train: int):
+    """The lr schedule; ``warmup_cosine`` is stepped after every batch, the others after every epoch."""
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
+    if config.scheduler == "warmup_cosine":
+        total = config.epochs * steps_per_epoch(n_train, config.batch_size)
+        warmup = int(round(config.warmup_fraction * total))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, total, warmup, config.min_lr_ratio))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
 
 @dataclass
@@ -49,7 +84,9 @@ class TrainerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     patience: int = 10
-    scheduler: str = "constant"  # constant | cosine
+    scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lr_factor)
+    warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
+    min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -69,8 +106,12 @@ class TrainerConfig:
         config = cls(**values)
         if config.n_gpus < 1:
             raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
-        if config.scheduler not in ("constant", "cosine"):
-            raise ValueError(f"trainer.scheduler must be 'constant' or 'cosine', got {config.scheduler!r}")
+        if config.scheduler not in SCHEDULERS:
+            raise ValueError(f"trainer.scheduler must be one of {list(SCHEDULERS)}, got {config.scheduler!r}")
+        if not 0.0 <= config.warmup_fraction < 1.0:
+            raise ValueError(f"trainer.warmup_fraction must lie in [0, 1), got {config.warmup_fraction}")
+        if not 0.0 <= config.min_lr_ratio <= 1.0:
+            raise ValueError(f"trainer.min_lr_ratio must lie in [0, 1], got {config.min_lr_ratio}")
         if config.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
         return config
@@ -202,11 +243,13 @@ def train_epoch(
     device: torch.device,
     generator: torch.Generator,
     class_weight: torch.Tensor | None = None,
+    step_scheduler=None,
 ) -> float:
     """One pass over ``train`` in an order drawn from ``generator``; returns the mean training loss.
 
     The loss is summed on ``device`` and read once at the end, so a GPU is not made to
-    wait for the host after every batch.
+    wait for the host after every batch. ``step_scheduler``, if given, is stepped after
+    every optimiser step.
     """
     model.train()
     order = distributed.shard(torch.randperm(len(train), generator=generator), *distributed.rank_and_world())
@@ -222,6 +265,8 @@ def train_epoch(
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if step_scheduler is not None:
+            step_scheduler.step()
         total_loss += loss.detach().double() * len(yb)
     return distributed.mean_over_ranks(total_loss, len(order))
 
@@ -246,10 +291,8 @@ def fit(
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay, config.lr))
-    if config.scheduler == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
-    else:
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    scheduler = make_scheduler(optimizer, config, len(train))
+    per_step = config.scheduler == "warmup_cosine"
     class_weight = None
     if task_type in CLASSIFICATION and config.class_weights:
         counts = torch.bincount(train.y, minlength=model_output_dim(model)).float().clamp_min(1.0)
@@ -276,9 +319,11 @@ def fit(
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
     while state["epoch"] < config.epochs and not state["finished"]:
         started = time.perf_counter()
-        train_loss = train_epoch(train_model, train, optimizer, task_type, config, device, generator, class_weight)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step
+        train_loss = train_epoch(train_model, train, optimizer, task_type, config, device, generator, class_weight,
+                                 scheduler if per_step else None)
+        if not per_step:
+            scheduler.step()
 
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
         valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()

@@ -102,3 +102,66 @@ def test_bf16_training_learns_the_task():
     outputs = predict_outputs(model, valid.x, valid.mask, 64, torch.device("cpu"), "bf16")
     assert outputs.dtype == np.float32 and np.isfinite(outputs).all()
     assert spearmanr(outputs[:, 0], valid.y.numpy()).statistic > 0.5
+
+
+# ------------------------------------------------------------------ warm-up + cosine schedule
+
+def test_lr_factor_matches_hand_computation():
+    from lyra.train import lr_factor
+
+    total, warmup = 10, 2
+    # warm-up: (step + 1) / warmup
+    assert lr_factor(0, total, warmup) == pytest.approx(0.5)
+    assert lr_factor(1, total, warmup) == pytest.approx(1.0)
+    # cosine over the remaining 8 steps: (1 + cos(pi * (s - 2) / 8)) / 2
+    assert lr_factor(2, total, warmup) == pytest.approx(1.0)
+    assert lr_factor(4, total, warmup) == pytest.approx((1 + np.cos(np.pi * 2 / 8)) / 2)
+    assert lr_factor(6, total, warmup) == pytest.approx(0.5)
+    assert lr_factor(10, total, warmup) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(6, total, warmup, min_lr_ratio=0.2) == pytest.approx(0.2 + 0.8 * 0.5)
+    assert lr_factor(0, total, 0) == pytest.approx(1.0)  # no warm-up
+
+
+def test_warmup_cosine_is_stepped_per_batch_with_the_hand_computed_lrs():
+    """96 rows in batches of 16: 6 steps an epoch, 4 epochs = 24 steps, warm-up round(0.25 * 24) = 6."""
+    _, result = _run(epochs=4, lr=0.01, scheduler="warmup_cosine", warmup_fraction=0.25, patience=100)
+    steps, total, warmup = 6, 24, 6
+    expected = []
+    for epoch in range(4):
+        s = epoch * steps  # the lr logged is the one of the epoch's first step
+        factor = (s + 1) / warmup if s < warmup else (1 + np.cos(np.pi * (s - warmup) / (total - warmup))) / 2
+        expected.append(0.01 * factor)
+    np.testing.assert_allclose(result.history["lr"].to_numpy(), expected, rtol=1e-9)
+
+
+def test_warmup_cosine_resumes_bit_identically(tmp_path, monkeypatch):
+    """A run killed after epoch 2 of 4 and restarted from its checkpoint continues the per-step schedule."""
+    import lyra.train as train_module
+
+    options = dict(scheduler="warmup_cosine", warmup_fraction=0.2, patience=100)
+    _, uninterrupted = _run(epochs=4, **options)
+    real_epoch, calls = train_module.train_epoch, []
+
+    def dying_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_epoch", dying_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, epochs=4, **options)
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
+    _, resumed = _run(tmp_path, epochs=4, **options)
+    assert resumed.resumed_from_epoch == 2
+    np.testing.assert_array_equal(resumed.history["lr"], uninterrupted.history["lr"])
+    np.testing.assert_array_equal(resumed.history["train_loss"], uninterrupted.history["train_loss"])
+    for key, value in uninterrupted.best_state.items():
+        assert torch.equal(value, resumed.best_state[key]), key
+
+
+def test_bad_schedule_options_are_named():
+    with pytest.raises(ValueError, match="scheduler"):
+        TrainerConfig.from_dict({"scheduler": "linear"})
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        TrainerConfig.from_dict({"scheduler": "warmup_cosine", "warmup_fraction": 1.5})
