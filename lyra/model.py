@@ -323,7 +323,9 @@ class Lyra(nn.Module):
     - ``linear_skip``: a per-position linear map of the one-hot input, ``sum_p x[p] W[p]``
       with ``W`` (max_len, d_input, d_output) zero-initialised, is added to the decoder
       output. One-hot ridge regression is thus nested in the model (the network then
-      only has to fit what is not additive).
+      only has to fit what is not additive). ``skip_lr`` gives these weights their own
+      learning rate (and no weight decay); ``TrainerConfig.ridge_init`` starts them from
+      the ridge solution.
     - ``pgc_residual``: ``h = h + PGC(h)`` instead of ``h = PGC(h)``.
 
     ``learned`` positions, ``flatten`` and ``linear_skip`` need ``max_len`` (the longest
@@ -353,6 +355,7 @@ class Lyra(nn.Module):
         linear_skip: bool = False,
         pgc_residual: bool = False,
         max_len: int | None = None,
+        skip_lr: float | None = None,
     ):
         super().__init__()
         if pooling not in POOLING:
@@ -387,6 +390,8 @@ class Lyra(nn.Module):
             self.decoder = nn.Linear(d_model, d_output)
         if linear_skip:
             self.skip = nn.Parameter(torch.zeros(self.max_len, d_input, d_output))
+            if skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
+                self.skip._optim = {"weight_decay": 0.0, "lr": skip_lr}
 
     def _check_length(self, length: int) -> None:
         if self._length_limited_by and length > self.max_len:

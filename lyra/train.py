@@ -62,6 +62,34 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, -(-n_local // distributed.local_batch_size(batch_size, world)))
 
 
+@torch.no_grad()
+def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
+    """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
+
+    RidgeCV (``lyra.baselines.ridge_baseline``: alphas 1e-3..1e3, leave-one-out) is fitted
+    to the flattened, masked one-hot inputs and the (standardised) targets; its
+    coefficients become the skip weights, its intercept the decoder bias, and the
+    decoder weights are zeroed, so the model's initial prediction is exactly the ridge
+    prediction and the network learns what ridge leaves over. Returns the chosen alpha.
+    """
+    from lyra.baselines import ridge_baseline
+
+    skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
+    if skip is None or decoder is None or skip.shape[-1] != 1:
+        raise ValueError("trainer.ridge_init needs a one-output Lyra model built with linear_skip=True")
+    x = (train.x * train.mask.unsqueeze(-1).to(train.x.dtype)).float()
+    length = x.shape[1]
+    if length > skip.shape[0]:
+        raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
+    flat = x.reshape(len(x), -1).numpy()
+    fitted = ridge_baseline(flat, train.y.numpy().astype(float), flat[:1], "regression").model
+    skip.zero_()
+    skip[:length, :, 0] = torch.as_tensor(fitted.coef_, dtype=skip.dtype).reshape(length, x.shape[2])
+    decoder.weight.zero_()
+    decoder.bias.fill_(float(fitted.intercept_))
+    return float(fitted.alpha_)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_train: int):
     """The lr schedule; ``warmup_cosine`` is stepped after every batch, the others after every epoch."""
     if config.scheduler == "cosine":
@@ -87,6 +115,7 @@ class TrainerConfig:
     scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lr_factor)
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
+    ridge_init: bool = False  # regression with Lyra(linear_skip=True): start from the one-hot ridge fit (see ridge_initialise)
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -284,6 +313,8 @@ def fit(
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
+    With ``config.ridge_init`` the model starts from the one-hot ridge fit (epoch 0 in
+    ``best_epoch``), which stays the best state unless an epoch beats its validation score.
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
@@ -314,6 +345,16 @@ def fit(
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
         else:
             log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
+    if config.ridge_init and resumed_from == 0:
+        if task_type in CLASSIFICATION:
+            raise ValueError("trainer.ridge_init is for regression tasks only")
+        alpha = ridge_initialise(model, train)
+        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
+        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
+        # the ridge start is epoch 0: training must beat it on validation to replace it
+        best_state = copy.deepcopy(model.state_dict())
+        state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=0)
+        log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
@@ -330,7 +371,7 @@ def fit(
         score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
         improved = np.isfinite(score) and score > state["best_score"]
-        if improved or state["epoch"] == 1:
+        if improved or (state["epoch"] == 1 and not config.ridge_init):
             best_state = copy.deepcopy(model.state_dict())
             state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=state["epoch"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1

@@ -165,3 +165,39 @@ def test_bad_schedule_options_are_named():
         TrainerConfig.from_dict({"scheduler": "linear"})
     with pytest.raises(ValueError, match="warmup_fraction"):
         TrainerConfig.from_dict({"scheduler": "warmup_cosine", "warmup_fraction": 1.5})
+
+
+# ------------------------------------------------------------------------------- ridge start
+
+def test_ridge_initialise_reproduces_the_ridge_prediction():
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.train import ridge_initialise
+
+    train = _dataset(96, 1)
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12).eval()
+    alpha = ridge_initialise(model, train)
+    flat = train.x.reshape(len(train.x), -1).numpy()
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(flat, train.y.numpy().astype(float))
+    assert alpha == ridge.alpha_
+    with torch.no_grad():
+        np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(flat), rtol=1e-4, atol=1e-4)
+
+
+def test_ridge_init_keeps_the_ridge_start_unless_an_epoch_beats_it():
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
+    config = TrainerConfig(epochs=3, batch_size=16, lr=0.0, ridge_init=True, patience=100)
+    result = fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
+    # lr 0 never changes the weights, so no epoch improves on epoch 0 (the ridge start)
+    assert result.best_epoch == 0
+    np.testing.assert_allclose(result.history["valid_spearman"], result.best_score, rtol=1e-6)
+
+
+def test_ridge_init_needs_a_linear_skip_model():
+    from lyra.train import ridge_initialise
+
+    with pytest.raises(ValueError, match="linear_skip"):
+        ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))
