@@ -115,7 +115,7 @@ class TrainerConfig:
     scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lr_factor)
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
-    ridge_init: bool = False  # regression with Lyra(linear_skip=True): start from the one-hot ridge fit (see ridge_initialise)
+    ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip starts from the one-hot ridge fit; ridge is epoch 0
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -313,8 +313,10 @@ def fit(
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
-    With ``config.ridge_init`` the model starts from the one-hot ridge fit (epoch 0 in
-    ``best_epoch``), which stays the best state unless an epoch beats its validation score.
+    With ``config.ridge_init`` the skip weights start from the one-hot ridge fit and the pure
+    ridge model (decoder weights zero) is epoch 0 in ``best_epoch``: it stays the best state
+    unless an epoch beats its validation score. Training itself starts from the ridge skip
+    weights with the network's own (random) decoder weights.
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
@@ -348,12 +350,18 @@ def fit(
     if config.ridge_init and resumed_from == 0:
         if task_type in CLASSIFICATION:
             raise ValueError("trainer.ridge_init is for regression tasks only")
+        decoder_weight = model.decoder.weight.detach().clone()
         alpha = ridge_initialise(model, train)
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
         score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
-        # the ridge start is epoch 0: training must beat it on validation to replace it
+        # the pure ridge model is epoch 0: training must beat it on validation to replace it
         best_state = copy.deepcopy(model.state_dict())
         state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=0)
+        # training starts from the ridge skip and the network's random decoder: from a zero
+        # decoder the network barely moves (its initial features are nearly additive, so
+        # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
+        with torch.no_grad():
+            model.decoder.weight.copy_(decoder_weight)
         log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
