@@ -100,6 +100,7 @@ SETTINGS = {
     "pos_rinit": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_init": True}),
     "pos_rinit_frozen": ({"position_embedding": "learned", "linear_skip": True, "skip_lr": 0.0}, {"ridge_init": True}),
     "pos_rinit_recipe": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_init": True, **RECIPE}),
+    "pos_skip_rcand": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_candidate": True}),
     "flat_rinit": ({"readout": "flatten", "linear_skip": True}, {"ridge_init": True}),
 }
 

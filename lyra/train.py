@@ -116,6 +116,7 @@ class TrainerConfig:
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
     ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip starts from the one-hot ridge fit; ridge is epoch 0
+    ridge_candidate: bool = False  # regression, Lyra(linear_skip=True): after training, keep the pure ridge model if better
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -316,7 +317,9 @@ def fit(
     With ``config.ridge_init`` the skip weights start from the one-hot ridge fit and the pure
     ridge model (decoder weights zero) is epoch 0 in ``best_epoch``: it stays the best state
     unless an epoch beats its validation score. Training itself starts from the ridge skip
-    weights with the network's own (random) decoder weights.
+    weights with the network's own (random) decoder weights. With ``config.ridge_candidate``
+    training is left as it is (its own start and early stopping) and only at the end the
+    pure ridge model (epoch 0) replaces the best epoch if it scores higher on validation.
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
@@ -413,6 +416,17 @@ def fit(
         bar.update(1)
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{score:.4f}"})
     bar.close()
+    if config.ridge_candidate:
+        if task_type in CLASSIFICATION:
+            raise ValueError("trainer.ridge_candidate is for regression tasks only")
+        candidate = copy.deepcopy(model)
+        alpha = ridge_initialise(candidate, train)
+        outputs = predict_outputs(candidate, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
+        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
+        log.info("ridge candidate (alpha %g): validation %s %.4f", alpha, metric, score)
+        if np.isfinite(score) and score > state["best_score"]:
+            best_state = copy.deepcopy(candidate.state_dict())
+            state.update(best_score=score, best_epoch=0)
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
     log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])

@@ -203,3 +203,24 @@ def test_ridge_init_needs_a_linear_skip_model():
 
     with pytest.raises(ValueError, match="linear_skip"):
         ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))
+
+
+def test_ridge_candidate_returns_the_better_of_training_and_ridge():
+    from lyra.train import ridge_initialise
+
+    def run(lr, candidate):
+        torch.manual_seed(0)
+        model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
+        config = TrainerConfig(epochs=3, batch_size=16, lr=lr, ridge_candidate=candidate, patience=100, seed=3)
+        return fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
+
+    for lr in (0.0, 0.01):
+        plain, with_candidate = run(lr, False), run(lr, True)
+        # training itself is untouched by the candidate
+        np.testing.assert_array_equal(plain.history["train_loss"], with_candidate.history["train_loss"])
+        ridge_model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12).eval()
+        ridge_initialise(ridge_model, _dataset(96, 1))
+        valid = _dataset(48, 2)
+        ridge_score = spearmanr(valid.y.numpy(), predict_outputs(ridge_model, valid.x, valid.mask, 64, "cpu")[:, 0]).statistic
+        assert with_candidate.best_score == pytest.approx(max(plain.best_score, ridge_score), abs=1e-6)
+        assert (with_candidate.best_epoch == 0) == (ridge_score > plain.best_score)
