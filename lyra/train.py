@@ -76,7 +76,7 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
 
     skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
     if skip is None or decoder is None or skip.shape[-1] != 1:
-        raise ValueError("trainer.ridge_init needs a one-output Lyra model built with linear_skip=True")
+        raise ValueError("trainer.ridge_init and ridge_candidate need a one-output Lyra model built with linear_skip=True")
     x = (train.x * train.mask.unsqueeze(-1).to(train.x.dtype)).float()
     length = x.shape[1]
     if length > skip.shape[0]:
