@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,11 @@ from lyra.baselines import ridge_baseline  # noqa: E402
 from lyra.encode import one_hot  # noqa: E402
 from lyra.metrics import METRICS  # noqa: E402
 from lyra.model import Lyra  # noqa: E402
-from lyra.splits import _random_splits  # noqa: E402
+from lyra.splits import random_splits  # noqa: E402
 from lyra.synthetic import epistasis_landscape  # noqa: E402
 from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs, seed_everything  # noqa: E402
 
-GB1 = "/work/shared/data/gb1_wu2016_relso/GB1_WU_train_data.csv"
+GB1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "gb1_wu2016_relso" / "GB1_WU_train_data.csv"
 
 
 def _saturating(frame: pd.DataFrame, seed: int, noise: float = 0.1) -> pd.DataFrame:
@@ -46,20 +47,20 @@ def landscape(name: str, seed: int) -> tuple[pd.DataFrame, str, np.ndarray]:
     """(table with sequence/target, alphabet, split labels train/valid/test)."""
     if name == "syn_epistasis":  # the shipped synthetic_epistasis task (config.yaml), split as the workflow does
         frame = epistasis_landscape(4000, 30, "dna", (1, 2, 3), (30, 20, 10), 0.1, seed=0)
-        return frame, "dna", _random_splits(len(frame), [0.8, 0.1, 0.1], 0)
+        return frame, "dna", random_splits(len(frame), [0.8, 0.1, 0.1], 0)
     if name.startswith("order"):  # the interaction-order experiment (config/experiments.yaml)
         k = int(name[5:])
         frame = epistasis_landscape(2000, 20, "dna", (k,), (10,), 0.1, seed=0)
-        return frame, "dna", _random_splits(len(frame), [0.8, 0.1, 0.1], 0)
+        return frame, "dna", random_splits(len(frame), [0.8, 0.1, 0.1], 0)
     if name == "user40":  # like the user's report: 40 aa, 8000/1000/2000, additive + distant pairs + 3-way, saturating
         frame = epistasis_landscape(11000, 40, "protein", (1, 2, 3), (40, 20, 5), 0.0, seed=100 + seed)
-        return _saturating(frame, seed), "protein", _random_splits(len(frame), [8 / 11, 1 / 11, 2 / 11], seed)
+        return _saturating(frame, seed), "protein", random_splits(len(frame), [8 / 11, 1 / 11, 2 / 11], seed)
     if name == "prot60":  # protein, mostly pairwise
         frame = epistasis_landscape(6000, 60, "protein", (1, 2), (20, 60), 0.2, seed=200 + seed)
-        return frame, "protein", _random_splits(len(frame), [0.8, 0.1, 0.1], seed)
+        return frame, "protein", random_splits(len(frame), [0.8, 0.1, 0.1], seed)
     if name == "dna100":  # long DNA, additive + pairwise + 3-way
         frame = epistasis_landscape(5000, 100, "dna", (1, 2, 3), (60, 40, 20), 0.1, seed=300 + seed)
-        return frame, "dna", _random_splits(len(frame), [0.8, 0.1, 0.1], seed)
+        return frame, "dna", random_splits(len(frame), [0.8, 0.1, 0.1], seed)
     if name == "gb1":  # GB1 ReLSO train file, subsampled: 8000 train / 2000 valid (test file untouched)
         raw = pd.read_csv(GB1, header=None, names=["sequence", "fitness"])
         rng = np.random.default_rng(seed)
@@ -73,7 +74,7 @@ def landscape(name: str, seed: int) -> tuple[pd.DataFrame, str, np.ndarray]:
         cut = rng.integers(40, 61, len(frame))
         frame["sequence"] = [s[:c] for s, c in zip(frame["sequence"], cut)]
         frame["target"] = frame["target"] + 0.05 * (cut - 50)
-        return frame, "protein", _random_splits(len(frame), [0.8, 0.1, 0.1], seed)
+        return frame, "protein", random_splits(len(frame), [0.8, 0.1, 0.1], seed)
     raise ValueError(name)
 
 

@@ -96,6 +96,23 @@ class TransformerEncoderModel(nn.Module):
         return self.head(masked_mean(h, mask))
 
 
+class OneHotLinear(nn.Module):
+    """Position-specific features (B, L, d_input), flattened, into one linear layer: ProteinGym's
+    One-Hot baseline. Shorter inputs are zero-padded to ``length``; longer ones are an error."""
+
+    def __init__(self, d_input: int, d_output: int, length: int):
+        super().__init__()
+        self.length = length
+        self.linear = nn.Linear(length * d_input, d_output)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict (B, d_output) from ``x`` (B, L, d_input); padding is already zero."""
+        if x.shape[1] > self.length:
+            raise ValueError(f"input length {x.shape[1]} exceeds the one-hot linear model's length {self.length}")
+        x = nn.functional.pad(x, (0, 0, 0, self.length - x.shape[1]))
+        return self.linear(x.reshape(len(x), -1))
+
+
 class RidgeResult(NamedTuple):
     """Ridge/logistic baseline output: predictions for the test rows and the fitted model.
 
@@ -115,26 +132,18 @@ def _flatten(X, name: str) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
-                   n_classes: int | None = None) -> RidgeResult:
-    """Linear baseline on flattened one-hot features.
+def fit_linear(train_X, train_y, task_type: str, seed: int = 0):
+    """Ridge (regression) or logistic regression (binary, multiclass) on flattened one-hot
+    features (n, L, A), or already flat ones (n, features).
 
-    ``train_X``/``test_X`` are one-hot arrays (n, L, A) padded to one common length (e.g.
-    ``lyra.encode.one_hot(seqs, alphabet, length=L)``) or already flat (n, features).
     Regression uses RidgeCV (alphas 1e-3..1e3, efficient leave-one-out); binary and
-    multiclass use LogisticRegressionCV (C 1e-3..1e3 chosen by log-loss on seeded stratified
-    folds).
-    ``n_classes`` widens the probability matrix to classes absent from training (zeros).
+    multiclass use LogisticRegressionCV (C 1e-3..1e3 chosen by log-loss on seeded
+    stratified folds). Returns the fitted scikit-learn estimator.
     """
     train = _flatten(train_X, "train_X")
-    test = _flatten(test_X, "test_X")
-    if train.shape[1] != test.shape[1]:
-        raise ValueError(f"train_X has {train.shape[1]} features but test_X has {test.shape[1]}; "
-                         "encode both to the same length")
     train_y = np.asarray(train_y)
     if task_type == "regression":
-        model = RidgeCV(alphas=RIDGE_ALPHAS).fit(train, train_y.astype(float))
-        return RidgeResult(model.predict(test), None, model)
+        return RidgeCV(alphas=RIDGE_ALPHAS).fit(train, train_y.astype(float))
     if task_type not in ("binary", "multiclass"):
         raise ValueError(f"unknown task_type {task_type!r}")
     train_y = train_y.astype(int)
@@ -143,8 +152,33 @@ def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
     model = LogisticRegressionCV(
         Cs=LOGISTIC_CS, cv=folds, scoring="neg_log_loss", max_iter=2000, random_state=seed
     )
-    model.fit(train, train_y)
+    return model.fit(train, train_y)
+
+
+def class_probabilities(model, X, n_classes: int | None = None) -> np.ndarray:
+    """(n, n_classes) probabilities of a fitted logistic model; classes absent from its
+    training rows (up to ``n_classes``) get probability 0."""
+    flat = _flatten(X, "X")
     width = max(n_classes or 0, int(model.classes_.max()) + 1)
-    probabilities = np.zeros((len(test), width))
-    probabilities[:, model.classes_] = model.predict_proba(test)
+    probabilities = np.zeros((len(flat), width))
+    if len(flat):
+        probabilities[:, model.classes_] = model.predict_proba(flat)
+    return probabilities
+
+
+def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
+                   n_classes: int | None = None) -> RidgeResult:
+    """``fit_linear`` on the training rows, then predictions for ``test_X``.
+
+    ``train_X``/``test_X`` are one-hot arrays (n, L, A) padded to one common length (e.g.
+    ``lyra.encode.one_hot(seqs, alphabet, length=L)``) or already flat (n, features).
+    ``n_classes`` widens the probability matrix to classes absent from training (zeros).
+    """
+    if _flatten(train_X, "train_X").shape[1] != _flatten(test_X, "test_X").shape[1]:
+        raise ValueError(f"train_X has {_flatten(train_X, 'train_X').shape[1]} features but test_X has "
+                         f"{_flatten(test_X, 'test_X').shape[1]}; encode both to the same length")
+    model = fit_linear(train_X, train_y, task_type, seed)
+    if task_type == "regression":
+        return RidgeResult(model.predict(_flatten(test_X, "test_X")), None, model)
+    probabilities = class_probabilities(model, test_X, n_classes)
     return RidgeResult(probabilities.argmax(axis=1), probabilities, model)

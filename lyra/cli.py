@@ -1,8 +1,13 @@
-"""The ``lyra`` command: train, predict and evaluate outside Snakemake.
+"""The ``lyra`` command: train, predict, evaluate, and score mutants outside Snakemake.
 
     lyra train    --input data.csv --sequence-column seq --target-column y --alphabet protein --out-dir run/
     lyra predict  --model run/model.pt --input new.fasta --out predictions.tsv
     lyra evaluate --predictions run/predictions.tsv --task-type regression --out metrics.json
+    lyra mutagenesis   --model run/ --sequence MTYK... --out ism.tsv
+    lyra score-variants --model run/ --reference MTYK... --variants variants.csv --out scores.tsv --top 10
+
+``--model`` is repeatable and takes a directory of fold models: several models predict as
+an ensemble (mean, and the std across members as the uncertainty).
 
 A task from a workflow config can be trained as it is: ``lyra train --config config/config.yaml
 --task gb1_relso --out-dir run/``. Input errors print one line naming the file, the
@@ -20,15 +25,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from lyra.atomic import atomic_path
-from lyra.errors import LyraInputError
+from lyra.config import MODELS, Task, metric_names, task_from_config
+from lyra.errors import LyraInputError, report_input_error
 
 log = logging.getLogger("lyra")
 
 TASK_TYPES = ("regression", "binary", "multiclass")
 
 
-def _task_from_flags(args: argparse.Namespace) -> tuple[dict, Path]:
+def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
     """A task entry (as in config.yaml) built from command-line flags; data root is '/'."""
     fmt = args.format or _format_from_suffix(args.input)
     paths = {"train": str(Path(args.input).resolve())}
@@ -71,10 +76,7 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[dict, Path]:
                                          "weight_decay": args.weight_decay, "patience": args.patience,
                                          "seed": args.seed}.items() if v is not None}
     task["seed"] = args.seed
-    config = {"tasks": {"cli": task}}
-    from lyra.data import resolve_task
-
-    return resolve_task(config, "cli"), Path("/")
+    return task_from_config({"tasks": {"cli": task}}, "cli", source="command line"), Path("/")
 
 
 def _format_from_suffix(path: str) -> str:
@@ -99,8 +101,8 @@ def _key_values(items: list[str] | None) -> dict:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from lyra import splits
-    from lyra.data import load_records, resolve_task
-    from lyra.metrics import evaluate_task_predictions
+    from lyra.data import load_records
+    from lyra.results import evaluate_task, read_predictions, write_json
     from lyra.runner import train_fold
 
     if args.config:
@@ -108,63 +110,113 @@ def _cmd_train(args: argparse.Namespace) -> None:
             raise ValueError("--config needs --task NAME")
         with open(args.config) as handle:
             config = yaml.safe_load(handle)
-        task = resolve_task(config, args.task)
-        data_root = Path(task.get("data_root") or config.get("data_root", "."))
+        task = task_from_config(config, args.task, source=args.config)
+        data_root = Path(task.data_root or config.get("data_root", "."))
     else:
         if not (args.input and args.sequence_column and args.target_column and args.alphabet):
             raise ValueError("train needs --input, --sequence-column, --target-column and --alphabet (or --config/--task)")
         task, data_root = _task_from_flags(args)
     out_dir = Path(args.out_dir)
-    records = load_records(task, data_root, task.get("name"))
-    if records.attrs.get("classes"):
-        task["classes"] = records.attrs["classes"]
-    prepared = splits.assign(records, task)
+    records = load_records(task, data_root)
+    prepared = splits.assign(records, task.split, task.name)
     folds = range(splits.n_folds(prepared)) if args.fold is None else [args.fold]
-    frames = []
+    prediction_files = []
     for fold in folds:
         fold_dir = out_dir / f"fold{fold}" if len(folds) > 1 or args.fold is not None else out_dir
         summary = train_fold(prepared, task, fold, fold_dir, args.model, args.device, progress=not args.quiet)
         log.info("fold %d: %s", fold, json.dumps(summary, default=str))
-        frames.append(pd.read_csv(fold_dir / "predictions.tsv", sep="\t", keep_default_na=False))
-    metrics = evaluate_task_predictions(pd.concat(frames), task)
-    _write_json(metrics, out_dir / "metrics.json")
+        prediction_files.append(fold_dir / "predictions.tsv")
+    metrics = evaluate_task(read_predictions(*prediction_files), task)
+    write_json(metrics, out_dir / "metrics.json")
     print(_headline(metrics))
+
+
+def _read_sequences(path: str, fmt: str | None, no_header: bool = False, column_names: str | None = None,
+                    sequence_column: str = "sequence", id_column: str | None = None) -> tuple[list[str], list[str]]:
+    """(ids, sequences) of a FASTA or CSV/TSV file (ids are row numbers when a table has none)."""
+    from lyra.io import read_fasta, read_table
+
+    fmt = fmt or _format_from_suffix(path)
+    if fmt == "fasta":
+        table = read_fasta(path)
+        return table["id"].astype(str).tolist(), table["sequence"].astype(str).tolist()
+    table = read_table(path, sep="," if fmt == "csv" else "\t", header=not no_header,
+                       column_names=column_names.split(",") if column_names else None)
+    for column in (sequence_column, id_column):
+        if column and column not in table.columns:
+            raise LyraInputError(path, "header", f"no column '{column}'; columns: {', '.join(map(str, table.columns))}")
+    ids = table[id_column].astype(str) if id_column else pd.Series(range(len(table))).astype(str)
+    return ids.tolist(), table[sequence_column].astype(str).tolist()
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
     from lyra.encode import normalise_sequences
-    from lyra.io import read_fasta, read_table
-    from lyra.runner import load_model, predict_sequences
+    from lyra.ensemble import load_ensemble, prediction_table
+    from lyra.results import write_predictions
 
-    model, meta = load_model(args.model)
-    fmt = args.format or _format_from_suffix(args.input)
-    if fmt == "fasta":
-        table = read_fasta(args.input)
-        ids, sequences = table["id"].astype(str), table["sequence"]
-    else:
-        table = read_table(args.input, sep="," if fmt == "csv" else "\t", header=not args.no_header,
-                           column_names=args.column_names.split(",") if args.column_names else None)
-        if args.sequence_column not in table.columns:
-            raise LyraInputError(args.input, "header", f"no column '{args.sequence_column}'; "
-                                 f"columns: {', '.join(map(str, table.columns))}")
-        sequences = table[args.sequence_column].astype(str)
-        ids = table[args.id_column].astype(str) if args.id_column else pd.Series(range(len(table))).astype(str)
-    normalised, _ = normalise_sequences(list(sequences), list(ids), meta["alphabet"], meta["ambiguous"],
-                                        t_as_u=meta.get("t_as_u", False), source=str(args.input))
-    frame = predict_sequences(model, meta, normalised, device=args.device)
+    ensemble = load_ensemble(args.model)
+    ids, sequences = _read_sequences(args.input, args.format, args.no_header, args.column_names,
+                                     args.sequence_column, args.id_column)
+    normalised, _ = normalise_sequences(sequences, ids, ensemble.alphabet, ensemble.ambiguous,
+                                        t_as_u=ensemble.t_as_u, source=str(args.input))
+    frame = prediction_table(ensemble.predict(normalised, device=args.device, ids=ids))
     frame.insert(0, "sequence", normalised)
-    frame.insert(0, "id", list(ids))
-    if meta["classes"]:
-        frame["y_pred_label"] = [meta["classes"][i] for i in frame["y_pred"]]
-    with atomic_path(args.out) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
-    print(f"wrote {len(frame)} predictions to {args.out}")
+    frame.insert(0, "id", ids)
+    if ensemble.classes:
+        frame["y_pred_label"] = [ensemble.classes[i] for i in frame["y_pred"]]
+    write_predictions(frame, args.out)
+    print(f"wrote {len(frame)} predictions ({len(ensemble)} model(s)) to {args.out}")
+
+
+def _references(args: argparse.Namespace, ensemble) -> list[tuple[str, str]]:
+    """(id, normalised sequence) of each reference named by --sequence or --fasta."""
+    from lyra.mutagenesis import normalise_reference
+
+    if args.sequence:
+        return [(args.id, normalise_reference(args.sequence, ensemble, "--sequence", args.id))]
+    ids, sequences = _read_sequences(args.fasta, "fasta")
+    return [(i, normalise_reference(s, ensemble, args.fasta, i)) for i, s in zip(ids, sequences)]
+
+
+def _cmd_mutagenesis(args: argparse.Namespace) -> None:
+    from lyra.ensemble import load_ensemble
+    from lyra.mutagenesis import write_mutagenesis
+
+    ensemble = load_ensemble(args.model)
+    references = _references(args, ensemble)
+    table = write_mutagenesis(ensemble, references, args.out, args.heatmap, args.include_wild_type, args.score_class,
+                              args.device, args.row_length)
+    print(f"wrote {len(table)} substitutions of {len(references)} reference(s) to {args.out}")
+
+
+def _cmd_score_variants(args: argparse.Namespace) -> None:
+    from lyra.ensemble import load_ensemble
+    from lyra.mutagenesis import normalise_reference
+    from lyra.results import write_table
+    from lyra.variants import design_shortlist, read_variants, score_variants
+
+    ensemble = load_ensemble(args.model)
+    reference = args.reference
+    if Path(reference).is_file():  # a FASTA file: its first record
+        reference = _read_sequences(reference, "fasta")[1][0]
+    reference = normalise_reference(reference, ensemble, "--reference")
+    variants = read_variants(args.variants, reference, ensemble.alphabet)
+    scores = score_variants(ensemble, reference, variants, args.score_class, args.device)
+    write_table(scores, args.out)
+    print(f"wrote {len(scores)} variant scores to {args.out}")
+    if args.top:
+        shortlist = design_shortlist(ensemble, reference, args.top, args.max_order, args.pool, set(variants),
+                                     args.minimize, args.score_class, args.device)
+        out = Path(args.top_out) if args.top_out else Path(args.out).with_suffix(".top.tsv")
+        write_table(shortlist, out)
+        print(f"wrote the {len(shortlist)} best-scoring unseen variants to {out}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from lyra.metrics import evaluate_predictions
+    from lyra.results import read_predictions, write_json
 
-    frame = pd.read_csv(args.predictions, sep="\t", keep_default_na=False)
+    frame = read_predictions(args.predictions)
     for column in ("split", "y_true", "y_pred"):
         if column not in frame.columns:
             raise LyraInputError(args.predictions, "header", f"no column '{column}' (a lyra predictions.tsv has "
@@ -174,13 +226,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     metric = args.metric or ("spearman" if args.task_type == "regression" else "accuracy")
     classes = args.classes.split(",") if args.classes else None
     metrics = evaluate_predictions(frame, args.task_type, metric, classes, n_boot=args.n_boot, seed=args.seed)
-    _write_json(metrics, args.out)
+    write_json(metrics, args.out)
     print(_headline(metrics))
-
-
-def _write_json(obj: dict, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def _headline(metrics: dict) -> str:
@@ -190,6 +237,17 @@ def _headline(metrics: dict) -> str:
     value = test.get("value", {})
     shown = "undefined" if value.get("undefined", True) else f"{value['value']:.4f}"
     return f"test {name} = {shown} (n = {test.get('n', 0)})"
+
+
+def _model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, action="append",
+                        help="model.pt written by lyra train, or a directory of them (e.g. results/<task>/<model>/ "
+                             "with fold*/model.pt); repeat for an ensemble")
+
+
+def _score_class_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score-class", help="classification: the class whose probability is the score "
+                        "(default: the last class, the positive one of a binary task)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="policy for ambiguity codes such as N or X (default: error)")
     train.add_argument("--task-type", choices=TASK_TYPES, default="regression", help="default: regression")
     train.add_argument("--classes", help="comma-separated class labels in index order (classification)")
-    train.add_argument("--metric", choices=["spearman", "pearson", "r2", "mse", "accuracy", "mcc", "auroc"],
+    train.add_argument("--metric", choices=metric_names(),
                        help="main metric (default: spearman / accuracy)")
     train.add_argument("--max-length", type=int, help="reject sequences longer than this")
     train.add_argument("--valid-fraction", type=float, default=0.15, help="validation fraction (default 0.15)")
@@ -226,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="test fraction for a random split (default 0.15)")
     train.add_argument("--target-log-offset", type=float,
                        help="train on log(y + offset) (heavy-tailed targets); predictions are mapped back")
-    train.add_argument("--model", choices=["lyra", "cnn", "transformer", "ridge"], default="lyra",
+    train.add_argument("--model", choices=list(MODELS), default="lyra",
                        help="model to train (default lyra; the others are baselines)")
     train.add_argument("--model-option", action="append", metavar="KEY=VALUE",
                        help="model constructor option, e.g. d_model=32 (repeatable)")
@@ -242,9 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 
-    predict = sub.add_parser("predict", help="predict new sequences with a trained model.pt",
-                             description="Predict sequences from a CSV/TSV or FASTA file with a trained model.")
-    predict.add_argument("--model", required=True, help="model.pt written by lyra train")
+    predict = sub.add_parser("predict", help="predict new sequences with a trained model.pt or an ensemble",
+                             description="Predict sequences from a CSV/TSV or FASTA file with one trained model or "
+                                         "an ensemble: the mean, the std across members and each member's prediction.")
+    _model_argument(predict)
     predict.add_argument("--input", required=True, help="sequences (CSV/TSV with --sequence-column, or FASTA)")
     predict.add_argument("--format", choices=["csv", "tsv", "fasta"], help="input format (default: from extension)")
     predict.add_argument("--no-header", action="store_true", help="the table has no header line")
@@ -254,6 +313,45 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", help="torch device (default: a free GPU, else cpu)")
     predict.add_argument("--out", required=True, help="output predictions TSV")
     predict.set_defaults(func=_cmd_predict)
+
+    ism = sub.add_parser("mutagenesis", help="in-silico saturation mutagenesis of reference sequences",
+                         description="Score every single substitution of each reference with a model or an "
+                                     "ensemble; writes a tidy TSV (reference_id, position, wt, mut, score, effect, "
+                                     "std, effect_std) and a heatmap PNG of the effects.")
+    _model_argument(ism)
+    which = ism.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sequence", help="the reference sequence")
+    which.add_argument("--fasta", help="FASTA file of reference sequences (each one is mutated)")
+    ism.add_argument("--id", default="reference", help="reference id for --sequence (default reference)")
+    ism.add_argument("--include-wild-type", action="store_true",
+                     help="also score the wild-type letter at each position (every position x letter; effect 0)")
+    _score_class_argument(ism)
+    ism.add_argument("--device", help="torch device (default: a free GPU, else cpu)")
+    ism.add_argument("--out", required=True, help="output TSV")
+    ism.add_argument("--heatmap", help="heatmap PNG (default: --out with .png; <stem>.<id>.png per reference "
+                     "for several)")
+    ism.add_argument("--row-length", type=int, default=100, help="positions per heatmap row (default 100)")
+    ism.set_defaults(func=_cmd_mutagenesis)
+
+    score = sub.add_parser("score-variants", help="score variants such as A23G or A23G:V39W against a reference",
+                           description="Score variant strings (1-based, wild type checked against the reference) "
+                                       "with a model or an ensemble; --top adds a design shortlist of the "
+                                       "best-scoring variants not in the file.")
+    _model_argument(score)
+    score.add_argument("--reference", required=True, help="reference sequence (or a FASTA file: its first record)")
+    score.add_argument("--variants", required=True,
+                       help="CSV/TSV with a 'variant' (or 'mutant') column, or a text file with one variant per line")
+    _score_class_argument(score)
+    score.add_argument("--device", help="torch device (default: a free GPU, else cpu)")
+    score.add_argument("--out", required=True, help="output TSV (variant, n_mutations, score, std, effect, effect_std)")
+    score.add_argument("--top", type=int, help="also rank the K best-scoring variants not in --variants")
+    score.add_argument("--max-order", type=int, default=1,
+                       help="shortlist: combine up to this many of the best singles (default 1: singles only)")
+    score.add_argument("--pool", type=int, default=20, help="shortlist: best singles that combinations draw from "
+                       "(default 20)")
+    score.add_argument("--minimize", action="store_true", help="shortlist: lower scores are better")
+    score.add_argument("--top-out", help="shortlist TSV (default: --out with .top.tsv)")
+    score.set_defaults(func=_cmd_score_variants)
 
     evaluate = sub.add_parser("evaluate", help="metrics with bootstrap CI from a predictions TSV",
                               description="Compute metrics per split (and per fold) from a lyra predictions.tsv.")
@@ -276,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (LyraInputError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(f"lyra {args.command}: error: {error}", file=sys.stderr)
+        report_input_error(error, prefix=f"lyra {args.command}: error")
         return 2
     return 0
 

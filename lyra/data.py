@@ -2,99 +2,27 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pandas as pd
-import yaml
 
+from lyra.config import SPLIT_NAMES, Task, split_files
 from lyra.encode import normalise_sequences
 from lyra.errors import LyraInputError
 from lyra.io import read_bed_regions, read_fasta, read_table
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-SPLIT_NAMES = ("train", "valid", "test")
 _SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
-# ---------------------------------------------------------------- configuration
-def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    """The config JSON Schema (YAML)."""
-    with open(path) as handle:
-        return yaml.safe_load(handle)
-
-
-def _resolve_ref(schema: dict, root: dict) -> dict:
-    while "$ref" in schema:
-        node = root
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def fill_defaults(instance: dict, schema: dict, root: dict) -> dict:
-    """Set every missing property that has a schema default, recursing into objects."""
-    schema = _resolve_ref(schema, root)
-    for key, sub in schema.get("properties", {}).items():
-        sub = _resolve_ref(sub, root)
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if isinstance(instance.get(key), dict) and "properties" in sub:
-            fill_defaults(instance[key], sub, root)
-    return instance
-
-
-def validate_config(config: dict, source: str = "config") -> None:
-    """Validate the whole config against the schema; LyraInputError on the first problem."""
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        where = ".".join(str(p) for p in error.absolute_path) or "top level"
-        raise LyraInputError(source, f"key {where}", error.message)
-
-
-def resolve_task(config: dict, name: str) -> dict:
-    """The task entry ``name`` with schema defaults filled and top-level defaults merged.
-
-    ``model`` and ``trainer`` are the top-level blocks overridden key by key by the
-    task's own; ``seed`` is the task's or the top-level one; ``name`` is added.
-    """
-    validate_config(config)
-    if name not in config.get("tasks", {}):
-        raise LyraInputError("config", f"task '{name}'", f"no such task; tasks: {', '.join(config['tasks'])}")
-    schema = load_schema()
-    full = fill_defaults(copy.deepcopy(config), schema, schema)
-    task = copy.deepcopy(full["tasks"][name])
-    fill_defaults(task, schema["$defs"]["task"], schema)
-    task["model"] = {**full.get("model", {}), **task.get("model", {})}
-    task["trainer"] = {**full.get("trainer", {}), **task.get("trainer", {})}
-    task.setdefault("seed", full.get("seed", 0))
-    task["name"] = name
-    return task
-
-
-def split_files(spec: dict) -> dict[str, dict]:
-    """``input.files`` as {split: {"path": ..., "columns": {...}}}; an entry is a path or a
-    mapping with ``path`` and an optional ``columns`` override for that file only."""
-    entries = {}
-    for split, entry in (spec.get("files") or {}).items():
-        entry = {"path": entry} if isinstance(entry, str) else dict(entry)
-        entry.setdefault("columns", {})
-        entries[split] = entry
-    return entries
-
-
-def input_paths(task: dict, data_root: Path) -> list[Path]:
+# ---------------------------------------------------------------- inputs
+def input_paths(task: Task, data_root: Path) -> list[Path]:
     """The task's input files (one path, or the fixed split files)."""
-    spec = task["input"]
+    spec = task.input
     if spec.get("files"):
         return [Path(data_root) / e["path"] for e in split_files(spec).values()]
     return [Path(data_root) / spec["path"]]
@@ -126,16 +54,18 @@ def _sorted_labels(keys) -> list[str]:
 # ---------------------------------------------------------------- reading
 def _require_column(table: pd.DataFrame, column: str, source: str, task_name: str, key: str) -> None:
     if column not in table.columns:
-        available = ", ".join(c for c in table.columns if c not in ("line", "description"))
+        # leave out what lyra added: _where, and the FASTA/BED readers' line and description
+        internal = set(table.attrs.get("reader_columns", ()))
+        available = ", ".join(str(c) for c in table.columns if not str(c).startswith("_") and c not in internal)
         raise LyraInputError(
             source, f"task '{task_name}', key {key}",
             f"column '{column}' not found; available columns: {available}",
         )
 
 
-def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
+def _read_one(path: Path, task: Task, columns: dict, data_root: Path) -> pd.DataFrame:
     """Raw rows of one input file with a ``_where`` column locating each row."""
-    spec = task["input"]
+    spec, task_name = task.input, task.name
     fmt = spec["format"]
     if fmt in _SEPARATORS:
         table = read_table(path, sep=_SEPARATORS[fmt], header=spec.get("header", True),
@@ -145,6 +75,7 @@ def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
         return table.reset_index(drop=True)
     if fmt == "fasta":
         table = read_fasta(path)
+        table.attrs["reader_columns"] = ["line", "description"]
         table["_where"] = [f"record '{i}' (line {n})" for i, n in zip(table["id"], table["line"])]
         key = spec.get("fasta_label_key")
         if key:
@@ -158,23 +89,25 @@ def _read_one(path: Path, task: dict, task_name: str) -> pd.DataFrame:
                     f"header has no '{key}=' token (input.fasta_label_key); {int(missing.sum())} records lack it",
                 )
         if spec.get("labels_table"):
-            table = _join_labels_table(table, Path(spec["_data_root"]) / spec["labels_table"], task, task_name)
+            table = _join_labels_table(table, data_root / spec["labels_table"], columns, task_name)
         return table
     if fmt == "bed":
         if not spec.get("genome"):
             raise LyraInputError(path, f"task '{task_name}', key input.genome", "bed input needs a genome FASTA")
-        table = read_bed_regions(path, Path(spec["_data_root"]) / spec["genome"],
-                                 extra_names=spec.get("column_names"))
+        table = read_bed_regions(path, data_root / spec["genome"],
+                                 extra_names=spec.get("column_names"),
+                                 require_strand=spec.get("require_strand", False))
+        table.attrs["reader_columns"] = ["line"]
         table["_where"] = [f"line {n}" for n in table["line"]]
         return table
     raise LyraInputError(path, f"task '{task_name}', key input.format", f"unknown format {fmt!r}")
 
 
-def _join_labels_table(fasta: pd.DataFrame, path: Path, task: dict, task_name: str) -> pd.DataFrame:
+def _join_labels_table(fasta: pd.DataFrame, path: Path, columns: dict, task_name: str) -> pd.DataFrame:
     labels = read_table(path)
-    id_column = task["columns"].get("id") or "id"
+    id_column = columns.get("id") or "id"
     _require_column(labels, id_column, str(path), task_name, "columns.id")
-    target = task["columns"]["target"]
+    target = columns["target"]
     _require_column(labels, target, str(path), task_name, "columns.target")
     labels = labels.set_index(labels[id_column].astype(str))
     missing = ~fasta["id"].isin(labels.index)
@@ -282,15 +215,14 @@ def _fold_column(table: pd.DataFrame, column: str, source: str, task_name: str) 
     return folds.astype(int).to_numpy()
 
 
-def _records_from_file(path: Path, task: dict, task_name: str, file_split: str | None) -> pd.DataFrame:
-    source = str(path)
-    table = _apply_filter(_read_one(path, task, task_name), task["input"].get("filter"), source, task_name)
+def _records_from_file(path: Path, task: Task, columns: dict, data_root: Path, file_split: str | None) -> pd.DataFrame:
+    source, task_name = str(path), task.name
+    table = _apply_filter(_read_one(path, task, columns, data_root), task.input.get("filter"), source, task_name)
     if table.empty:
         raise LyraInputError(path, f"task '{task_name}'", "no rows left after the filter")
-    columns = task["columns"]
-    fmt = task["input"]["format"]
+    fmt = task.input["format"]
     seq_column = "sequence" if fmt in ("fasta", "bed") else columns.get("sequence", "sequence")
-    target_column = task["input"].get("fasta_label_key") or columns.get("target", "target")
+    target_column = task.input.get("fasta_label_key") or columns.get("target", "target")
     _require_column(table, seq_column, source, task_name, "columns.sequence")
     _require_column(table, target_column, source, task_name, "columns.target")
 
@@ -302,20 +234,29 @@ def _records_from_file(path: Path, task: dict, task_name: str, file_split: str |
         records["id"] = table[columns["id"]].astype(str)
     records["_where"] = table["_where"]
     records["_source"] = source
-    sequences = _crop(table[seq_column].fillna("").astype(str), task.get("crop"), source)
+    sequences = _crop(table[seq_column].fillna("").astype(str), task.crop, source)
     records["sequence"], _ = normalise_sequences(
-        sequences.tolist(), records.get("id", records["_where"]).tolist(), task["alphabet"],
-        ambiguous=task.get("ambiguous", "error"), t_as_u=task.get("t_as_u", False),
-        source=source, max_length=task.get("max_length"), locations=records["_where"].tolist(),
+        sequences.tolist(), records.get("id", records["_where"]).tolist(), task.alphabet,
+        ambiguous=task.ambiguous, t_as_u=task.t_as_u,
+        source=source, max_length=task.max_length, locations=records["_where"].tolist(),
+        min_length=task.min_length, length=task.length, ambiguous_allowed=task.ambiguous_allowed,
     )
     records["_raw_target"] = table[target_column]
     records["_target_column"] = target_column
     if columns.get("group"):
         _require_column(table, columns["group"], source, task_name, "columns.group")
-        records["group"] = table[columns["group"]].fillna("").astype(str)
+        groups = table[columns["group"]].fillna("").astype(str)
+        empty = groups.str.strip() == ""
+        if empty.any():
+            raise LyraInputError(
+                source, table["_where"][empty].iloc[0],
+                f"group column '{columns['group']}' is empty (columns.group is set, so every row needs "
+                f"a group); {int(empty.sum())} rows lack one",
+            )
+        records["group"] = groups
     else:
         records["group"] = ""
-    split = task.get("split", {})
+    split = task.split
     if file_split is not None:
         records["split"] = file_split
     elif split.get("scheme") == "column":
@@ -332,32 +273,27 @@ def _records_from_file(path: Path, task: dict, task_name: str, file_split: str |
     return records
 
 
-def load_records(task: dict, data_root: str | Path, task_name: str | None = None) -> pd.DataFrame:
+def load_records(task: Task, data_root: str | Path) -> pd.DataFrame:
     """Read, filter, map, crop and validate one task's input into the record table.
 
     Columns: id, sequence, target, group, and where the input defines them split, fold,
-    chrom/start/end/strand. For classification ``target`` is the class index, ``label``
-    the class name, and ``attrs['classes']`` lists the class labels in index order
-    (given or inferred sorted). Bad input raises LyraInputError.
+    chrom/start/end/strand. For classification ``target`` is the class index and
+    ``label`` the class name (see ``class_labels``). Bad input raises LyraInputError.
     """
-    task_name = task_name or task.get("name", "task")
+    task_name = task.name
     data_root = Path(data_root)
-    task = copy.deepcopy(task)
-    task.setdefault("columns", {})
-    task["input"]["_data_root"] = str(data_root)
-    files = split_files(task["input"])
+    files = split_files(task.input)
     if files:
         bad = sorted(set(files) - set(SPLIT_NAMES))
         if bad:
             raise LyraInputError("config", f"task '{task_name}', key input.files",
                                  f"split names {bad} are not train/valid/test")
         parts = [
-            _records_from_file(data_root / entry["path"],
-                               {**task, "columns": {**task["columns"], **entry["columns"]}}, task_name, name)
+            _records_from_file(data_root / entry["path"], task, {**task.columns, **entry["columns"]}, data_root, name)
             for name, entry in files.items()
         ]
     else:
-        parts = [_records_from_file(data_root / task["input"]["path"], task, task_name, None)]
+        parts = [_records_from_file(data_root / task.input["path"], task, task.columns, data_root, None)]
     records = pd.concat(parts, ignore_index=True)
     if "id" not in records or records["id"].isna().any():
         records["id"] = [f"{task_name}_{i}" for i in range(len(records))]
@@ -372,19 +308,23 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
             f"{int(records['id'].duplicated().sum())} duplicates in all",
         )
 
-    if task.get("task_type", "regression") == "regression":
+    if not task.is_classification:
         target = np.concatenate([
             _regression_targets(p["_raw_target"], p["_where"], p["_source"].iloc[0], p["_target_column"].iloc[0])
             for _, p in records.groupby("_source", sort=False)
         ])
+        if len(target) and np.all(target == target[0]):
+            raise LyraInputError(
+                ", ".join(records["_source"].unique()),
+                f"task '{task_name}', column '{records['_target_column'].iloc[0]}'",
+                f"every target is {target[0]:g} ({len(target)} rows): a constant target leaves nothing to learn",
+            )
         records["target"] = target
-        classes = None
     else:
-        classes = task.get("classes")
-        if not classes:
-            classes = _sorted_labels(records["_raw_target"].dropna().map(label_key))
+        classes = list(task.classes) if task.classes else _sorted_labels(records["_raw_target"].dropna().map(label_key))
+        if not task.classes:
             log.info("task %s: inferred classes %s", task_name, classes)
-        if task["task_type"] == "binary" and len(classes) != 2:
+        if task.task_type == "binary" and len(classes) != 2:
             raise LyraInputError(records["_source"].iloc[0], f"task '{task_name}', key classes",
                                  f"binary task needs exactly 2 classes, found {classes}")
         records["target"] = np.concatenate([
@@ -395,6 +335,19 @@ def load_records(task: dict, data_root: str | Path, task_name: str | None = None
     order = ["id", "sequence", "target", "label", "group", "split", "fold", "chrom", "start", "end", "strand"]
     records = records[[c for c in order if c in records.columns]].copy()
     records.attrs["source"] = ", ".join(str(p) for p in input_paths(task, data_root))
-    records.attrs["classes"] = [str(c) for c in classes] if classes else None
     log.info("task %s: %d records", task_name, len(records))
     return records
+
+
+def class_labels(task: Task, table: pd.DataFrame) -> list[str] | None:
+    """Class names in index order for a classification task, else None: the config's
+    ``classes`` when given, otherwise the names a record or prepared table carries in its
+    ``label`` column (inferred, sorted, when the input was read)."""
+    if not task.is_classification:
+        return None
+    if task.classes:
+        return list(task.classes)
+    names = [str(i) for i in range(int(table["target"].max()) + 1)]
+    for index, label in table[["target", "label"]].drop_duplicates().itertuples(index=False):
+        names[int(index)] = str(label)
+    return names

@@ -64,17 +64,33 @@ def normalise_sequences(
     source: str = "<input>",
     max_length: int | None = None,
     locations: Sequence[str] | None = None,
+    min_length: int | None = None,
+    length: int | None = None,
+    ambiguous_allowed: Sequence[str] | None = None,
 ) -> tuple[list[str], EncodeStats]:
     """Upper-case and validate sequences against ``alphabet``.
 
     Lower-case letters are accepted and counted; ambiguity codes are counted and
-    rejected only under ``ambiguous="error"``; with ``t_as_u`` (rna) T is read as U.
-    Any other character, an empty sequence or one longer than ``max_length`` raises
-    :class:`LyraInputError` naming the record (``locations[i]`` when given, else
-    ``record '<id>'``), the 1-based position and the character.
+    rejected only under ``ambiguous="error"`` (or, with ``ambiguous_allowed``, when not
+    among those codes); with ``t_as_u`` (rna) T is read as U. Any other character, an
+    empty sequence, one longer than ``max_length``, shorter than ``min_length`` or of a
+    length other than ``length`` raises :class:`LyraInputError` naming the record
+    (``locations[i]`` when given, else ``record '<id>'``), the 1-based position and the
+    character.
     """
     _check_policy(ambiguous)
     alpha = get_alphabet(alphabet)
+    allowed = None
+    if ambiguous_allowed is not None:
+        allowed = "".join(str(c).upper() for c in ambiguous_allowed)
+        foreign = [c for c in allowed if c not in alpha.ambiguous]
+        if foreign:
+            raise LyraInputError("config", "key ambiguous_allowed",
+                                 f"{foreign} are not {alpha.name} ambiguity codes ({alpha.ambiguous})")
+        if ambiguous == "error":
+            raise LyraInputError("config", "key ambiguous_allowed",
+                                 "is set but ambiguous is error (every code rejected); "
+                                 "set ambiguous: zero or uniform")
     seqs = [str(s) for s in seqs]
     ids = [str(i) for i in ids]
 
@@ -89,6 +105,22 @@ def normalise_sequences(
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise LyraInputError(source, where(int(empty[0])), "empty sequence")
+    if length is not None:
+        wrong = np.flatnonzero(lengths != length)
+        if wrong.size:
+            i = int(wrong[0])
+            raise LyraInputError(
+                source, where(i), f"sequence length {lengths[i]}, but every sequence must have length {length} "
+                f"(key length); {wrong.size} sequences differ"
+            )
+    if min_length is not None:
+        too_short = np.flatnonzero(lengths < min_length)
+        if too_short.size:
+            i = int(too_short[0])
+            raise LyraInputError(
+                source, where(i), f"sequence length {lengths[i]} is below min_length {min_length}; "
+                f"{too_short.size} sequences are shorter"
+            )
     if max_length is not None:
         too_long = np.flatnonzero(lengths > max_length)
         if too_long.size:
@@ -115,12 +147,21 @@ def normalise_sequences(
     bad = category == _INVALID
     if ambiguous == "error":
         bad |= category == _AMBIGUOUS
+    elif allowed is not None:
+        permitted = np.zeros(256, dtype=bool)
+        permitted[np.frombuffer(allowed.encode(), dtype=np.uint8)] = True
+        bad |= (category == _AMBIGUOUS) & ~permitted[np.minimum(chars, 255)]
     if bad.any():
         k = int(np.argmax(bad))
         i = int(record_of[k])
         position = k - int(offsets[i]) + 1
         char = chr(int(chars[k]))
-        if category[k] == _AMBIGUOUS:
+        if category[k] == _AMBIGUOUS and allowed is not None:
+            problem = (
+                f"ambiguous letter '{char}' at position {position} is not in ambiguous_allowed "
+                f"[{', '.join(allowed)}]"
+            )
+        elif category[k] == _AMBIGUOUS:
             problem = (
                 f"ambiguous letter '{char}' at position {position}; set ambiguous: zero or "
                 "uniform to accept ambiguity codes"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from os import PathLike
 
 
@@ -17,3 +19,33 @@ class LyraInputError(ValueError):
         self.location = location
         self.problem = problem
         super().__init__(f"{self.source}: {location}: {problem}")
+
+
+def report_input_error(error: BaseException, log_path: str | PathLike | None = None, prefix: str = "error") -> str:
+    """Write ``<prefix>: <file>: <location>: <problem>`` as one line to stderr (and to the
+    end of ``log_path`` when given); returns the line."""
+    line = f"{prefix}: {error}"
+    if log_path is not None:
+        logging.shutdown()  # flush and close the log's handlers before appending to the file
+        with open(log_path, "a") as handle:
+            handle.write(line + "\n")
+    print(line, file=sys.stderr, flush=True)
+    return line
+
+
+def exit_on_input_error(log_path: str | PathLike | None = None, prefix: str = "error") -> None:
+    """Make an uncaught LyraInputError end this process with one line and exit status 1.
+
+    For the workflow scripts (``exit_on_input_error(snakemake.log[0])``): bad input is then
+    the one line ``error: <file>: <line or record>: <problem>`` on stderr and in the job's
+    log, without a Python traceback. Any other exception (a bug) keeps its traceback.
+    """
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        if isinstance(value, LyraInputError):
+            report_input_error(value, log_path, prefix)  # the interpreter then exits with status 1
+        else:
+            previous(kind, value, traceback)
+
+    sys.excepthook = hook

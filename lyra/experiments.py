@@ -3,54 +3,26 @@ ablations, synthetic landscapes by interaction order, and long-sequence scaling.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lyra.plots import _save
-
-
-def epistasis_tasks(spec: dict) -> tuple[dict, dict]:
-    """Synthetic data sets and task entries of the interaction-order experiment.
-
-    ``spec`` has ``orders`` (e.g. [1, 2, 3, 4, 5]), ``landscape`` (arguments of
-    ``lyra.synthetic.epistasis_landscape`` other than ``orders``, with ``n_terms`` one
-    number) and ``task`` (keys of a task entry: split, metric, model, trainer, ...).
-    For each order k the landscape has only order-k terms, so k is the known
-    interaction order. Returns ``({name: landscape arguments}, {name: task entry})``
-    keyed ``epistasis_order<k>``; each task reads ``resources/synthetic/<name>.csv``.
-    """
-    landscape = dict(spec["landscape"])
-    n_terms = landscape.pop("n_terms")
-    synthetic, tasks = {}, {}
-    for order in spec["orders"]:
-        name = f"epistasis_order{order}"
-        synthetic[name] = {**landscape, "orders": [order], "n_terms": [n_terms]}
-        tasks[name] = {
-            "description": f"Synthetic landscape with interaction order {order} only",
-            "data_root": "resources/synthetic",
-            "input": {"format": "csv", "path": f"{name}.csv", "header": True},
-            "columns": {"sequence": "sequence", "target": "target", "id": "id"},
-            "alphabet": landscape.get("alphabet", "protein"),
-            "task_type": "regression",
-            **spec.get("task", {}),
-        }
-    return synthetic, tasks
+from lyra.plots import save_figure
+from lyra.results import read_json, test_value
 
 
 def metrics_row(path: str | Path) -> dict:
     """Test metric with its 95% CI, parameter count and training time of one metrics.json."""
-    metrics = json.loads(Path(path).read_text())
+    metrics = read_json(path)
     test = metrics["splits"]["test"]
     folds = metrics.get("folds") or []
     parameters = {fold.get("n_parameters") for fold in folds}
     return {
         "task": metrics["task"],
         "metric": metrics["metric"],
-        "value": test["value"]["value"],
+        "value": test_value(metrics),
         "ci_low": test["ci"]["low"],
         "ci_high": test["ci"]["high"],
         "n_test": test["n"],
@@ -100,7 +72,7 @@ def comparison_plot(table: pd.DataFrame, models: list[str], path, title: str) ->
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def order_plot(table: pd.DataFrame, path) -> Path:
@@ -117,7 +89,7 @@ def order_plot(table: pd.DataFrame, path) -> Path:
     ax.axhline(0, color="k", lw=0.6)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def scaling_table(rows: list[dict]) -> pd.DataFrame:
@@ -176,5 +148,5 @@ def scaling_plot(table: pd.DataFrame, path) -> Path:
         ax.legend(fontsize=7)
     fig.suptitle("One sequence, eval mode: Lyra against a Transformer encoder", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 

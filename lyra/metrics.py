@@ -53,7 +53,7 @@ class MetricValue:
         return {"value": float(self.value), "undefined": False}
 
 
-def _undefined(reason: str) -> MetricValue:
+def undefined_value(reason: str) -> MetricValue:
     return MetricValue(math.nan, reason)
 
 
@@ -93,7 +93,7 @@ def pearson(y_true, y_pred) -> MetricValue:
     y_true, y_pred, problem = _check_pair(y_true, y_pred, min_n=2)
     problem = problem or _correlation_problem(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(stats.pearsonr(y_true, y_pred).statistic))
 
 
@@ -102,7 +102,7 @@ def spearman(y_true, y_pred) -> MetricValue:
     y_true, y_pred, problem = _check_pair(y_true, y_pred, min_n=2)
     problem = problem or _correlation_problem(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(stats.spearmanr(y_true, y_pred).statistic))
 
 
@@ -112,7 +112,7 @@ def r2(y_true, y_pred) -> MetricValue:
     if problem is None and _is_constant(y_true):
         problem = "true values are constant, so R^2 has no denominator"
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.r2_score(y_true, y_pred)))
 
 
@@ -120,7 +120,7 @@ def mse(y_true, y_pred) -> MetricValue:
     """Mean squared error."""
     y_true, y_pred, problem = _check_pair(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.mean_squared_error(y_true, y_pred)))
 
 
@@ -128,7 +128,7 @@ def accuracy(y_true, y_pred) -> MetricValue:
     """Fraction of predicted class indices equal to the true ones."""
     y_true, y_pred, problem = _check_pair(y_true, y_pred)
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.accuracy_score(y_true, y_pred)))
 
 
@@ -140,7 +140,7 @@ def mcc(y_true, y_pred) -> MetricValue:
     if problem is None and len(np.unique(y_true)) < 2:
         problem = "true values are a single class"
     if problem:
-        return _undefined(problem)
+        return undefined_value(problem)
     return MetricValue(float(skm.matthews_corrcoef(y_true, y_pred)))
 
 
@@ -158,15 +158,15 @@ def auroc(y_true, y_score) -> MetricValue:
     if len(y_true) != len(y_score):
         raise ValueError(f"y_true has {len(y_true)} rows but y_score has {len(y_score)}")
     if not np.all(np.isfinite(y_score)):
-        return _undefined("scores contain non-finite values")
+        return undefined_value("scores contain non-finite values")
     if y_score.ndim == 1:
         if len(np.unique(y_true)) < 2:
-            return _undefined("true values are a single class")
+            return undefined_value("true values are a single class")
         return MetricValue(float(skm.roc_auc_score(y_true, y_score)))
     n_classes = y_score.shape[1]
     absent = [c for c in range(n_classes) if not np.any(y_true == c)]
     if absent:
-        return _undefined(f"class index(es) {absent} absent from true values")
+        return undefined_value(f"class index(es) {absent} absent from true values")
     per_class = [skm.roc_auc_score(y_true == c, y_score[:, c]) for c in range(n_classes)]
     return MetricValue(float(np.mean(per_class)))
 
@@ -296,6 +296,33 @@ def _split_summary(frame: pd.DataFrame, task_type: str, metric: str, prob_cols: 
     return {"n": int(len(frame)), "value": values[metric], "metrics": values}
 
 
+def pooled_zscored(predictions: pd.DataFrame, metric: str = "spearman") -> tuple[MetricValue, int]:
+    """ProteinGym's k-fold number: one metric over every fold's test rows pooled, after
+    z-scoring each fold's test ``y_true`` and ``y_pred`` with the mean and (population)
+    standard deviation of that fold's training targets.
+
+    This is what proteingym/merge_supervised.py computes from ProteinNPT-style fold
+    outputs (predictions and labels in each fold's training-standardised units). Needs the
+    train rows of every fold (predictions.tsv has them). Returns (value, test rows pooled).
+    """
+    truths, preds = [], []
+    for fold, rows in predictions.groupby("fold", sort=True):
+        test = rows[rows["split"] == "test"]
+        if not len(test):
+            continue
+        train = rows.loc[rows["split"] == "train", "y_true"].to_numpy(dtype=float)
+        if len(train) < 2 or _is_constant(train):
+            return undefined_value(f"fold {fold} has {'constant' if len(train) > 1 else 'no'} training targets "
+                                   f"to z-score its test rows with"), 0
+        mean, std = train.mean(), train.std()
+        truths.append((test["y_true"].to_numpy(dtype=float) - mean) / std)
+        preds.append((test["y_pred"].to_numpy(dtype=float) - mean) / std)
+    if not truths:
+        return undefined_value("no test rows"), 0
+    y_true, y_pred = np.concatenate(truths), np.concatenate(preds)
+    return METRICS[metric](y_true, y_pred), len(y_true)
+
+
 def _fold_summary(test: pd.DataFrame, task_type: str, metric: str, prob_cols: list[str]) -> dict:
     per_fold = []
     for fold, rows in test.groupby("fold", sort=True):
@@ -319,6 +346,7 @@ def evaluate_predictions(
     n_boot: int = 1000,
     seed: int = 0,
     source: str = "predictions table",
+    kfold_aggregate: str = "fold_mean",
 ) -> dict:
     """Summarise a predictions table (the predictions.tsv contract) as a JSON-ready dict.
 
@@ -331,7 +359,9 @@ def evaluate_predictions(
     - ``splits.test.ci``: percentile bootstrap 95% interval of the main metric on test
       rows (``low``, ``high``, ``level``, ``n_boot``, ``n_undefined``);
     - ``kfold`` (only with several folds): per-fold test values, their mean and sample
-      standard deviation (undefined folds left out and counted).
+      standard deviation (undefined folds left out and counted); for regression also
+      ``pooled_zscored`` (:func:`pooled_zscored`, ProteinGym's number); ``aggregate``
+      (``kfold_aggregate``: ``fold_mean`` or ``pooled``) and ``headline``, the value it picks.
 
     ``source`` names the table in error messages (e.g. the file path).
     """
@@ -372,32 +402,45 @@ def evaluate_predictions(
             "n_undefined": ci.n_undefined,
         }
         if test["fold"].nunique() > 1:
-            result["kfold"] = _fold_summary(test, task_type, metric, prob_cols)
+            kfold = _fold_summary(test, task_type, metric, prob_cols)
+            if task_type == "regression":
+                value, n = pooled_zscored(predictions, metric)
+                kfold["pooled_zscored"] = {"n": n, "value": value.to_json()}
+            if kfold_aggregate == "pooled" and "pooled_zscored" not in kfold:
+                raise ValueError("kfold_aggregate pooled needs a regression task")
+            kfold["aggregate"] = kfold_aggregate
+            kfold["headline"] = (kfold["pooled_zscored"]["value"]["value"] if kfold_aggregate == "pooled"
+                                 else kfold["mean"])
+            result["kfold"] = kfold
     return result
 
 
-def evaluate_task_predictions(predictions: pd.DataFrame, task: dict, n_boot: int = 1000, seed: int = 0,
-                              source: str = "predictions") -> dict:
-    """``evaluate_predictions`` with the task type, main metric and classes read from a task entry."""
-    classes = [str(c) for c in task["classes"]] if task.get("classes") else None
-    return evaluate_predictions(predictions, task["task_type"], task["metric"], classes, n_boot=n_boot, seed=seed,
-                                source=source)
+def calibration(valid: tuple, test: tuple) -> dict:
+    """How well an ensemble's spread tracks its errors (regression).
 
-
-def unscored_evaluation(task: dict, n_test: int, reason: str) -> dict:
-    """The ``evaluate_task_predictions`` result for a test set that a model cannot score:
-    the main metric undefined with ``reason``, and no interval."""
-    value = _undefined(reason).to_json()
-    return {
-        "metric": task["metric"],
-        "task_type": task["task_type"],
-        "classes": [str(c) for c in task["classes"]] if task.get("classes") else None,
-        "splits": {
-            "test": {
-                "n": int(n_test),
-                "value": value,
-                "metrics": {task["metric"]: value},
-                "ci": {"low": None, "high": None, "level": 0.95, "n_boot": 0, "n_undefined": 0},
-            }
-        },
-    }
+    ``valid`` and ``test`` are ``(y_true, mean, std)`` arrays of the ensemble on those
+    rows. Returns, as JSON-ready entries: ``spearman_abs_error_std`` (Spearman between
+    |y_true - mean| and std on test rows), ``variance_scale`` (s fitted on valid rows only:
+    the root mean square of (y_true - mean) / std, so that s * std is a calibrated spread)
+    and ``coverage_1sd`` / ``coverage_2sd`` (share of test rows within mean +- k * s * std;
+    about 0.68 and 0.95 when the errors are Gaussian and calibrated). Rows with std 0 are
+    left out of the fit; the entries are undefined when nothing is left or std is 0 everywhere.
+    """
+    y_valid, mean_valid, std_valid = (np.asarray(a, dtype=float) for a in valid)
+    y_test, mean_test, std_test = (np.asarray(a, dtype=float) for a in test)
+    result = {"n_valid": int(len(y_valid)), "n_test": int(len(y_test)),
+              "spearman_abs_error_std": spearman(np.abs(y_test - mean_test), std_test).to_json()}
+    spread = std_valid > 0
+    if not spread.any():
+        reason = "the ensemble std is 0 on every validation row (identical members)"
+        scale = undefined_value(reason)
+    else:
+        scale = MetricValue(float(np.sqrt(np.mean(((y_valid - mean_valid)[spread] / std_valid[spread]) ** 2))))
+    result["variance_scale"] = scale.to_json()
+    for k in (1, 2):
+        if scale.undefined or not len(y_test):
+            value = undefined_value(scale.reason or "no test rows")
+        else:
+            value = MetricValue(float(np.mean(np.abs(y_test - mean_test) <= k * scale.value * std_test)))
+        result[f"coverage_{k}sd"] = value.to_json()
+    return result

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
 
@@ -19,7 +21,7 @@ HEXBIN_ABOVE = 2000  # test rows above which the scatter becomes a hexbin densit
 DPI = 150
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
@@ -68,7 +70,7 @@ def scatter_pred_vs_true(pred_df: pd.DataFrame, path, metric_name: str, metric_v
     ax.set_ylabel(f"predicted {label}")
     title = f"test {metric_name} = {_format_value(metric_value)} (n = {int(finite.sum())})"
     ax.set_title(title if note is None else f"{title}\n{note}", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _metric_column(history: pd.DataFrame) -> str:
@@ -116,7 +118,29 @@ def learning_curves(history_df: pd.DataFrame, path) -> Path:
             ax.axvline(best, color="tab:red", ls=":", lw=1)
     axes[1].set_title("best epoch: " + ("none (metric never defined)" if best is None else str(best)), fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def tuning_plot(trials: pd.DataFrame, path, metric: str, untuned: float | None) -> Path:
+    """Validation metric of every completed trial in order, the best so far, pruned trials
+    marked at the bottom, and the untuned settings' value as a dashed line."""
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    done = trials[trials["state"] == "complete"]
+    ax.plot(done["trial"], done["value"], "o", color="tab:blue", label="trial")
+    ax.plot(done["trial"], done["value"].cummax(), color="tab:green", drawstyle="steps-post", label="best so far")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    pruned = trials[trials["state"] == "pruned"]
+    if len(pruned):
+        low = done["value"].min() if len(done) else 0.0
+        ax.plot(pruned["trial"], [low] * len(pruned), "x", color="tab:gray", label="pruned")
+    if untuned is not None:
+        ax.axhline(untuned, color="tab:red", ls="--", lw=1, label="untuned settings")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
@@ -140,7 +164,7 @@ def roc_curves(pred_df: pd.DataFrame, classes: list, path) -> Path:
     ax.set_ylabel("true positive rate")
     ax.set_title(f"ROC, test rows (n = {len(test)})", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
@@ -151,51 +175,119 @@ def confusion_matrix_plot(pred_df: pd.DataFrame, classes: list, path) -> Path:
     ax = fig.subplots()
     ConfusionMatrixDisplay(counts, display_labels=[str(c) for c in classes]).plot(ax=ax, colorbar=False, cmap="Blues")
     ax.set_title(f"test rows (n = {len(test)})", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def _family(task: str) -> str:
+    """Dataset family of a task label: its name up to the first underscore (pg, flip, ...)."""
+    return task.split(":")[0].split("_")[0]
 
 
 def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
-    """Main test metric per task (groups) and model (bars) with bootstrap CI error bars.
+    """Headline metric per task and evaluation set (one row each, grouped by dataset family,
+    ``family`` column or the task name's prefix) and model (horizontal bars), with
+    bootstrap CI error bars where there is one.
 
-    Published values are black lines: across the task's group when all its rows share
-    one value, else over each bar. Undefined values read "n/a" instead of a bar.
-    ``summary_df`` has one row per (task, model)."""
+    The best published value is a black tick across the row, the one-hot baseline
+    (``baseline_value``, when given) a grey dashed one; an undefined value reads
+    "undefined" where its bar would be. ``summary_df`` has one row per (task, model)."""
     duplicated = summary_df.duplicated(["task", "model"])
     if duplicated.any():
         pairs = summary_df.loc[duplicated, ["task", "model"]].values.tolist()
         raise ValueError(f"summary has repeated (task, model) rows: {pairs}")
-    tasks = list(dict.fromkeys(summary_df["task"]))
-    models = list(dict.fromkeys(summary_df["model"]))
-    width = 0.8 / len(models)
-    fig = Figure(figsize=(max(5.0, 1.3 * len(tasks) * max(1, len(models) / 2)), 4))
+    frame = summary_df.copy()
+    if "family" not in frame:
+        frame["family"] = frame["task"].map(_family)
+    families = list(dict.fromkeys(frame["family"]))
+    tasks = [t for f in families for t in dict.fromkeys(frame.loc[frame["family"] == f, "task"])]
+    models = list(dict.fromkeys(frame["model"]))
+    # rows top to bottom, one blank row between families
+    y_of, y, family_rows = {}, 0.0, []
+    for family in families:
+        first = y
+        for task in dict.fromkeys(frame.loc[frame["family"] == family, "task"]):
+            y_of[task] = y
+            y += 1
+        family_rows.append((family, first, y - 1))
+        y += 0.6
+    height = 0.8 / len(models)
+    fig = Figure(figsize=(8.0, max(3.0, (0.12 * len(models) + 0.12) * len(tasks) + 0.1 * len(families) + 1.2)))
     ax = fig.subplots()
     labelled = set()
-    published_values = summary_df.get("published_value", pd.Series(math.nan, index=summary_df.index)).map(_number)
-    per_bar = {task for task, values in published_values.groupby(summary_df["task"]) if values.dropna().nunique() > 1}
-    for row in summary_df.to_dict("records"):
-        t, m = tasks.index(row["task"]), models.index(row["model"])
-        x = t - 0.4 + width * (m + 0.5)
+    for row in frame.to_dict("records"):
+        m = models.index(row["model"])
+        centre = y_of[row["task"]]
+        yb = centre - 0.4 + height * (m + 0.5)
         value = _number(row["value"])
         if math.isnan(value):
-            ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+            ax.text(0.005, yb, "undefined", ha="left", va="center", fontsize=6, color=f"C{m}", style="italic")
         else:
-            ax.bar(x, value, width, color=f"C{m}", label=None if row["model"] in labelled else row["model"])
+            ax.barh(yb, value, height * 0.9, color=f"C{m}", label=None if row["model"] in labelled else row["model"])
             labelled.add(row["model"])
             low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
             if not (math.isnan(low) or math.isnan(high)):
-                yerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
-                ax.errorbar(x, value, yerr=yerr, color="k", capsize=2, lw=0.8)
-        published = _number(row.get("published_value"))
-        if not math.isnan(published):
-            # one published value for the whole task spans the group, else each bar
-            start, end = (x - width / 2, x + width / 2) if row["task"] in per_bar else (t - 0.4, t + 0.4)
-            ax.hlines(published, start, end, colors="k", lw=2, label=None if "published" in labelled else "published")
-            labelled.add("published")
-    metric_of = summary_df.drop_duplicates("task").set_index("task")["metric"]
-    ax.set_xticks(range(len(tasks)), [f"{task}\n({metric_of[task]})" for task in tasks], fontsize=8)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("test metric")
+                xerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
+                ax.errorbar(value, yb, xerr=xerr, color="k", capsize=1.5, lw=0.7)
+        for column, style, name in (("published_value", dict(colors="k", lw=2), "best published"),
+                                    ("baseline_value", dict(colors="0.45", lw=1.5, linestyles="--"), "one-hot baseline")):
+            reference = _number(row.get(column))
+            if not math.isnan(reference):
+                ax.vlines(reference, centre - 0.45, centre + 0.45, label=None if name in labelled else name, **style)
+                labelled.add(name)
+    metric_of = frame.drop_duplicates("task").set_index("task")["metric"]
+    ax.set_yticks([y_of[t] for t in tasks], [f"{t} ({metric_of[t]})" for t in tasks], fontsize=7)
+    for family, first, last in family_rows:
+        ax.text(1.01, (first + last) / 2, family, transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                fontweight="bold")
+        if first > 0:
+            ax.axhline(first - 0.8, color="0.8", lw=0.6)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("headline test metric (k-fold: the task's kfold_aggregate)")
+    ax.grid(axis="x", color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set_ylim(y - 0.4, -0.6)
     if labelled:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def mutagenesis_heatmap(effects: np.ndarray, reference: str, letters: str, path, title: str = "",
+                        row_length: int = 100) -> Path:
+    """Saturation-mutagenesis effects (``effects``: letters x positions, NaN where not
+    scored) as a heatmap: a diverging colour map centred at 0 (red above the reference,
+    blue below), the wild-type letter of each position marked with a dot and written
+    above its column; sequences longer than ``row_length`` wrap onto several rows."""
+    length = effects.shape[1]
+    n_rows = max(1, math.ceil(length / row_length))
+    finite = np.abs(effects[np.isfinite(effects)])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    width = min(row_length, length)
+    cell, gap = 0.14, 0.6  # inches per cell; between rows, room for the letters and the positions
+    height = len(letters) * cell
+    fig = Figure(figsize=(max(4.0, width * cell + 2.0), n_rows * height + (n_rows - 1) * gap + 1.0))
+    axes = fig.subplots(n_rows, 1, squeeze=False, gridspec_kw={"hspace": gap / height})[:, 0]
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
+    image = None
+    for row, ax in enumerate(axes):
+        start, end = row * row_length, min(length, (row + 1) * row_length)
+        image = ax.imshow(effects[:, start:end], aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
+                          extent=(start + 0.5, end + 0.5, len(letters) - 0.5, -0.5))
+        wild = [(p, letters.index(reference[p - 1])) for p in range(start + 1, end + 1)
+                if reference[p - 1] in letters]
+        ax.scatter([p for p, _ in wild], [i for _, i in wild], s=4, c="k", marker="o", linewidths=0)
+        ax.set_yticks(range(len(letters)), list(letters), fontsize=5)
+        ax.set_xlim(start + 0.5, start + width + 0.5)
+        ticks = [p for p in range(start + 1, end + 1) if p % 10 == 0 or p == start + 1]
+        ax.set_xticks(ticks, [str(p) for p in ticks], fontsize=6)
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(range(start + 1, end + 1), list(reference[start:end]), fontsize=5)
+        top.tick_params(length=0, pad=1)
+        ax.tick_params(length=2)
+    axes[-1].set_xlabel("position (dots: wild type)", fontsize=7)
+    axes[0].set_title(title, fontsize=8, pad=10)
+    bar = fig.colorbar(image, ax=list(axes), shrink=min(1.0, 0.9 / n_rows + 0.3), pad=0.01, aspect=15)
+    bar.set_label("effect (mutant - reference)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    return save_figure(fig, path)

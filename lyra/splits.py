@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
+from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES, kfold_valid
 from lyra.errors import LyraInputError
 
 log = logging.getLogger(__name__)
 
-KFOLD_SCHEMES = ("kfold_column", "group_kfold")
-SPLIT_NAMES = ("train", "valid", "test")
 
-
-def _fail(records: pd.DataFrame, task: dict, problem: str) -> LyraInputError:
-    return LyraInputError(records.attrs.get("source", "<records>"), f"task '{task.get('name', 'task')}'", problem)
+def _fail(records: pd.DataFrame, name: str, problem: str) -> LyraInputError:
+    return LyraInputError(records.attrs.get("source", "<records>"), f"task '{name}'", problem)
 
 
 def _has_groups(records: pd.DataFrame) -> bool:
@@ -58,13 +56,44 @@ def _block_splits(records: pd.DataFrame, fractions: list[float]) -> np.ndarray:
     return labels
 
 
-def _random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
+def random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
+    """Seeded train/valid/test label per row, in shares ``fractions``."""
     shares = np.asarray(fractions, dtype=float) / sum(fractions)
     cuts = np.round(np.cumsum(shares)[:-1] * n).astype(int)
     labels = np.empty(n, dtype=object)
     for name, part in zip(SPLIT_NAMES, np.split(np.random.default_rng(seed).permutation(n), cuts)):
         labels[part] = name
     return labels
+
+
+def _group_random_splits(groups: np.ndarray, fractions: list[float], seed: int, carve_valid: bool) -> np.ndarray:
+    """Whole groups to test, then valid, then train: the groups in a seeded order, each part
+    taking groups while that brings its row count closer to its share, keeping at least one
+    group for every part with a share. Fewer groups than parts to fill (counting a valid
+    part carved from train groups when valid has no share and ``carve_valid``) raise ValueError."""
+    shares = np.asarray(fractions, dtype=float) / sum(fractions)
+    names, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    needed = [name for name, share in zip(SPLIT_NAMES, shares) if share > 0]
+    parts = [f"{name} (carved from train groups)" if name == "valid" and name not in needed else name
+             for name in SPLIT_NAMES if name in needed or (name == "valid" and carve_valid)]
+    if len(names) < len(parts):
+        raise ValueError(
+            f"{len(names)} group{'s' if len(names) != 1 else ''} cannot fill {', '.join(parts)}: "
+            f"group_random sends whole groups to each part, so it needs at least {len(parts)} groups"
+        )
+    order = np.random.default_rng(seed).permutation(len(names))
+    part = np.full(len(names), "train", dtype=object)
+    n, k = len(groups), 0
+    for name, share, later in (("test", shares[2], ("train", "valid")), ("valid", shares[1], ("train",))):
+        if share <= 0:
+            continue
+        target, taken = share * n, 0
+        last = len(order) - sum(p in needed for p in later)  # keep a group for each later part
+        while k < last and (taken == 0 or abs(taken + sizes[order[k]] - target) < abs(taken - target)):
+            part[order[k]] = name
+            taken += sizes[order[k]]
+            k += 1
+    return part[inverse]
 
 
 def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
@@ -81,24 +110,41 @@ def _row_range_splits(n: int, ranges: dict) -> np.ndarray:
     return labels
 
 
-def _check_nonempty(splits: pd.Series, records: pd.DataFrame, task: dict, fold: int | None = None) -> None:
+def _check_nonempty(splits: pd.Series, records: pd.DataFrame, name: str, fold: int | None = None,
+                    need_valid: bool = True) -> None:
     counts = splits.value_counts()
-    for name in SPLIT_NAMES:
-        if counts.get(name, 0) == 0:
+    for split in SPLIT_NAMES:
+        if counts.get(split, 0) == 0 and (need_valid or split != "valid"):
             where = f" in fold {fold}" if fold is not None else ""
-            raise _fail(records, task, f"the split leaves no {name} rows{where} "
+            raise _fail(records, name, f"the split leaves no {split} rows{where} "
                         f"(counts: {', '.join(f'{k}={counts.get(k, 0)}' for k in SPLIT_NAMES)})")
 
 
-def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
-    """The prepared table: id, sequence, target, (label,) group, fold, split.
+def _check_classes_in_train(table: pd.DataFrame, records: pd.DataFrame, name: str, fold: int | None = None) -> None:
+    """A class label in valid or test rows but in no train row is an error: the model can never learn it."""
+    if "label" not in table:
+        return
+    in_train = set(table.loc[table["split"] == "train", "label"])
+    for split in ("test", "valid"):
+        rows = table[(table["split"] == split) & ~table["label"].isin(in_train)]
+        if len(rows):
+            label = rows["label"].iloc[0]
+            n = int((rows["label"] == label).sum())
+            where = f" of fold {fold}" if fold is not None else ""
+            raise _fail(records, name, f"class '{label}' is in {n} {split} rows{where} (first: id "
+                        f"'{rows['id'].iloc[0]}') but in no train row, so the model can never learn it")
+
+
+def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFrame:
+    """The prepared table of task ``name`` with split block ``spec`` (a Task's ``split``):
+    id, sequence, target, (label,) group, fold, split.
 
     Single-split schemes give fold 0 and a split per row (valid carved from train by
     ``split.valid_fraction`` when the scheme gives none); k-fold schemes give the row's
     test fold and an empty split (see :func:`view`). A split leaving no train, valid or
-    test rows (in any fold) raises LyraInputError naming the task.
+    test rows (in any fold), or a class label in valid or test rows but in no train row,
+    raises LyraInputError naming the task.
     """
-    spec = task.get("split", {})
     scheme = spec.get("scheme")
     seed = int(spec.get("seed", 0))
     prepared = records[[c for c in ("id", "sequence", "target", "label") if c in records]].copy()
@@ -107,52 +153,75 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
 
     if scheme in ("column", "files"):
         if "split" not in records:
-            raise _fail(records, task, f"scheme {scheme} but the records carry no split")
+            raise _fail(records, name, f"scheme {scheme} but the records carry no split")
         prepared["split"] = records["split"].to_numpy()
     elif scheme == "random":
-        prepared["split"] = _random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
+        prepared["split"] = random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
     elif scheme == "row_ranges":
         try:
             prepared["split"] = _row_range_splits(len(records), spec.get("ranges") or {})
         except ValueError as err:
-            raise _fail(records, task, str(err)) from None
+            raise _fail(records, name, str(err)) from None
         outside = prepared["split"] == ""
         if outside.any():
-            log.info("task %s: %d rows outside every row range left out", task.get("name"), int(outside.sum()))
+            log.info("task %s: %d rows outside every row range left out", name, int(outside.sum()))
             prepared = prepared[~outside].reset_index(drop=True)
+    elif scheme == "group_random":
+        if not _has_groups(records):
+            raise _fail(records, name, "group_random needs columns.group")
+        try:
+            prepared["split"] = _group_random_splits(prepared["group"].to_numpy(),
+                                                     spec.get("fractions") or [0.8, 0.1, 0.1], seed,
+                                                     float(spec.get("valid_fraction", 0.15)) > 0)
+        except ValueError as err:
+            raise _fail(records, name, str(err)) from None
     elif scheme == "genome_blocks":
         try:
             prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
         except ValueError as err:
-            raise _fail(records, task, str(err)) from None
+            raise _fail(records, name, str(err)) from None
     elif scheme == "kfold_column":
         if "fold" not in records:
-            raise _fail(records, task, "scheme kfold_column but the records carry no fold")
+            raise _fail(records, name, "scheme kfold_column but the records carry no fold")
         folds = records["fold"].astype(int).to_numpy()
         k = int(folds.max()) + 1
         missing = sorted(set(range(k)) - set(folds.tolist()))
         if k < 2 or missing:
-            raise _fail(records, task, f"fold column must hold every fold 0..K-1 with K >= 2; "
+            raise _fail(records, name, f"fold column must hold every fold 0..K-1 with K >= 2; "
                         f"found {sorted(set(folds.tolist()))}")
         prepared["fold"] = folds
     elif scheme == "group_kfold":
         if not _has_groups(records):
-            raise _fail(records, task, "group_kfold needs columns.group")
+            raise _fail(records, name, "group_kfold needs columns.group")
         k = int(spec.get("n_folds", 5))
-        if records["group"].nunique() < k:
-            raise _fail(records, task, f"{records['group'].nunique()} groups cannot fill {k} folds")
+        n_groups = records["group"].nunique()
+        if n_groups == 1:
+            raise _fail(records, name, f"1 group cannot fill {k} folds: group_kfold keeps each group in one "
+                        f"fold and each fold in turn is the test split, so with a single group no test split "
+                        f"can be made (it would hold every row); columns.group needs at least {k} groups")
+        if n_groups < k:
+            raise _fail(records, name, f"{n_groups} groups cannot fill {k} folds: each fold in turn is the test "
+                        f"split and holds whole groups, so {k - n_groups} folds would have no test rows; "
+                        f"set split.n_folds to at most {n_groups}")
         splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         folds = np.empty(len(records), dtype=int)
         for fold, (_, test) in enumerate(splitter.split(records, groups=records["group"])):
             folds[test] = fold
         prepared["fold"] = folds
     else:
-        raise _fail(records, task, f"unknown split scheme {scheme!r}")
+        raise _fail(records, name, f"unknown split scheme {scheme!r}")
 
     if scheme in KFOLD_SCHEMES:
+        k = int(prepared["fold"].max()) + 1
+        if kfold_valid(spec) == "fold" and k < 3:
+            raise _fail(records, name, f"split.valid fold takes a whole fold for validation besides the test "
+                        f"fold, so it needs at least 3 folds, not {k}; "
+                        f"set split.valid to random or none")
         prepared["split"] = ""
         for fold in range(n_folds(prepared)):
-            _check_nonempty(view(prepared, fold, task)["split"], records, task, fold)
+            fold_view = view(prepared, fold, spec)
+            _check_nonempty(fold_view["split"], records, name, fold, kfold_valid(spec) != "none")
+            _check_classes_in_train(fold_view, records, name, fold)
     else:
         prepared["fold"] = 0
         if not (prepared["split"] == "valid").any():
@@ -160,8 +229,9 @@ def assign(records: pd.DataFrame, task: dict) -> pd.DataFrame:
                                  float(spec.get("valid_fraction", 0.15)), seed)
             prepared.loc[valid, "split"] = "valid"
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
-                     task.get("name"), int(valid.sum()), spec.get("valid_fraction", 0.15))
-        _check_nonempty(prepared["split"], records, task)
+                     name, int(valid.sum()), spec.get("valid_fraction", 0.15))
+        _check_nonempty(prepared["split"], records, name)
+        _check_classes_in_train(prepared, records, name)
     columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
     return prepared[[c for c in columns if c in prepared]]
 
@@ -171,21 +241,30 @@ def n_folds(prepared: pd.DataFrame) -> int:
     return int(prepared["fold"].max()) + 1 if (prepared["split"] == "").all() else 1
 
 
-def view(prepared: pd.DataFrame, fold: int, task: dict) -> pd.DataFrame:
-    """The prepared rows with ``split`` filled in for ``fold``.
+def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
+    """The prepared rows with ``split`` filled in for ``fold`` (``spec``: the task's split block).
 
-    K-fold: test = fold ``fold``, valid = a seeded ``valid_fraction`` of the other rows
-    (grouped when groups exist; seed = split.seed + fold), train = the rest.
+    K-fold: test = fold ``fold``; valid by ``split.valid`` (``lyra.config.kfold_valid``):
+    ``fold`` - the whole fold (fold - 1) mod K, as ProteinNPT does, so validation holds
+    positions (or groups) that training never sees, like the test fold; ``random`` - a
+    seeded ``valid_fraction`` of the other rows (grouped when groups exist; seed =
+    split.seed + fold); ``none`` - no validation rows. Train = the rest.
     Single-split tables are returned as they are (fold must be 0).
     """
     if n_folds(prepared) == 1 and not (prepared["split"] == "").all():
         if fold != 0:
             raise ValueError(f"single-split table has only fold 0, not {fold}")
         return prepared.copy()
-    spec = task.get("split", {})
     out = prepared.copy()
-    test = (out["fold"] == fold).to_numpy()
-    valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+    folds = out["fold"].to_numpy()
+    test = folds == fold
+    mode = kfold_valid(spec)
+    if mode == "fold":
+        valid = folds == (fold - 1) % n_folds(prepared)
+    elif mode == "random":
+        valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+    else:
+        valid = np.zeros(len(out), dtype=bool)
     out["split"] = np.where(test, "test", np.where(valid, "valid", "train"))
     return out
 
@@ -220,23 +299,23 @@ def overlapping_regions(regions: pd.DataFrame, is_test: np.ndarray) -> int:
     return count
 
 
-def leakage_report(prepared: pd.DataFrame, task: dict | None = None, regions: pd.DataFrame | None = None) -> dict:
+def leakage_report(prepared: pd.DataFrame, spec: dict | None = None, regions: pd.DataFrame | None = None) -> dict:
     """Duplicate sequences within each split, distinct sequences shared across splits and
     the test rows whose sequence also occurs outside test.
 
-    Per fold for k-fold tables (train/valid/test when ``task`` is given, else
-    rest/test). With ``regions`` (id, chrom, start, end: the BED records) each fold also
+    Per fold for k-fold tables (train/valid/test when the split block ``spec`` is
+    given, else rest/test). With ``regions`` (id, chrom, start, end: the BED records) each fold also
     counts test regions overlapping a train or valid region. JSON-serialisable.
     """
     folds = {}
     if regions is not None:
         regions = regions.set_index("id").loc[prepared["id"], ["chrom", "start", "end"]].reset_index(drop=True)
     for fold in range(n_folds(prepared)):
-        if (prepared["split"] == "").all() and task is None:
+        if (prepared["split"] == "").all() and spec is None:
             test = prepared["fold"] == fold
             parts = {"rest": prepared.loc[~test, "sequence"], "test": prepared.loc[test, "sequence"]}
         else:
-            table = view(prepared, fold, task or {})
+            table = view(prepared, fold, spec or {})
             test = table["split"] == "test"
             parts = {name: table.loc[table["split"] == name, "sequence"] for name in SPLIT_NAMES}
         folds[str(fold)] = _overlap_counts(parts)

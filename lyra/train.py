@@ -1,9 +1,7 @@
 """The training loop: AdamW, early stopping on a validation metric, exact resumption.
 
-``fit`` trains any ``nn.Module`` that maps (x, mask) to outputs; ``train_fold`` is the
-task-level entry point the workflow and the CLI call: it encodes one fold of a prepared
-table, builds the model, trains it and writes ``model.pt``, ``history.csv`` and
-``predictions.tsv``.
+``fit`` trains any ``nn.Module`` that maps (x, mask) to outputs; ``lyra.runner.train_fold``
+is the task-level entry point the workflow and the CLI call.
 
 Every epoch ends with a checkpoint holding the model, optimizer, scheduler, best state
 and all random-number-generator states, so a killed run that restarts from it ends
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import logging
 import math
 import random
@@ -30,16 +27,13 @@ from tqdm.auto import tqdm
 
 from lyra import distributed
 from lyra.atomic import atomic_path
+from lyra.baselines import fit_linear
+from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
-
-CLASSIFICATION = ("binary", "multiclass")
-PRECISIONS = ("fp32", "tf32", "bf16")
-SCHEDULERS = ("constant", "cosine", "warmup_cosine")
-
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> float:
     """Multiplier of the base lr for optimiser step ``step`` (0-based) under ``warmup_cosine``.
@@ -66,14 +60,12 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
 
-    RidgeCV (``lyra.baselines.ridge_baseline``: alphas 1e-3..1e3, leave-one-out) is fitted
+    RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
     to the flattened, masked one-hot inputs and the (standardised) targets; its
     coefficients become the skip weights, its intercept the decoder bias, and the
     decoder weights are zeroed, so the model's initial prediction is exactly the ridge
     prediction and the network learns what ridge leaves over. Returns the chosen alpha.
     """
-    from lyra.baselines import ridge_baseline
-
     skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
     if skip is None or decoder is None or skip.shape[-1] != 1:
         raise ValueError("trainer.ridge_init and ridge_candidate need a one-output Lyra model built with linear_skip=True")
@@ -82,7 +74,7 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     if length > skip.shape[0]:
         raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
     flat = x.reshape(len(x), -1).numpy()
-    fitted = ridge_baseline(flat, train.y.numpy().astype(float), flat[:1], "regression").model
+    fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
     skip.zero_()
     skip[:length, :, 0] = torch.as_tensor(fitted.coef_, dtype=skip.dtype).reshape(length, x.shape[2])
     decoder.weight.zero_()
@@ -100,51 +92,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_tr
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, total, warmup, config.min_lr_ratio))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-
-
-@dataclass
-class TrainerConfig:
-    """Optimisation settings; every field can be overridden from a task's ``trainer:`` block."""
-
-    epochs: int = 30
-    batch_size: int = 128
-    eval_batch_size: int = 1024
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    patience: int = 10
-    scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lr_factor)
-    warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
-    min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
-    ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip starts from the one-hot ridge fit; ridge is epoch 0
-    ridge_candidate: bool = False  # regression, Lyra(linear_skip=True): after training, keep the pure ridge model if better
-    standardize_targets: bool = True
-    class_weights: bool = False
-    selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
-    grad_clip: float | None = None
-    seed: int = 0
-    n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
-    precision: str = "fp32"  # fp32 | tf32 | bf16 (see precision_context)
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> "TrainerConfig":
-        """Build from a dict, rejecting unknown keys by name."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
-        config = cls(**values)
-        if config.n_gpus < 1:
-            raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
-        if config.scheduler not in SCHEDULERS:
-            raise ValueError(f"trainer.scheduler must be one of {list(SCHEDULERS)}, got {config.scheduler!r}")
-        if not 0.0 <= config.warmup_fraction < 1.0:
-            raise ValueError(f"trainer.warmup_fraction must lie in [0, 1), got {config.warmup_fraction}")
-        if not 0.0 <= config.min_lr_ratio <= 1.0:
-            raise ValueError(f"trainer.min_lr_ratio must lie in [0, 1], got {config.min_lr_ratio}")
-        if config.precision not in PRECISIONS:
-            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
-        return config
 
 
 @contextlib.contextmanager
@@ -185,6 +132,8 @@ class FitResult:
     best_score: float
     history: pd.DataFrame
     resumed_from_epoch: int
+    stopped_by_callback: int | None = None  # the epoch after which ``epoch_callback`` asked to stop
+
 
 
 def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple:
@@ -217,13 +166,14 @@ def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor,
     return torch.cat(outputs).numpy() if outputs else np.zeros((0, 1), dtype=np.float32)
 
 
-def _loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
+def loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy (classification) or mean squared error on standardised targets."""
     if task_type in CLASSIFICATION:
         return F.cross_entropy(outputs, y, weight=class_weight)
     return F.mse_loss(outputs.squeeze(-1), y)
 
 
-def _score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> float:
+def score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> float:
     """Validation score (higher is better); NaN when the metric is undefined."""
     if task_type in CLASSIFICATION:
         if metric == "auroc":
@@ -289,15 +239,15 @@ def train_epoch(
         xb, mb, yb = _batch(train, order[start : start + batch_size], device)
         with precision_context(config.precision, device):
             outputs = model(xb, mb)
-        loss = _loss(outputs.float(), yb, task_type, class_weight)
+        batch_loss = loss(outputs.float(), yb, task_type, class_weight)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch_loss.backward()
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         if step_scheduler is not None:
             step_scheduler.step()
-        total_loss += loss.detach().double() * len(yb)
+        total_loss += batch_loss.detach().double() * len(yb)
     return distributed.mean_over_ranks(total_loss, len(order))
 
 
@@ -311,6 +261,7 @@ def fit(
     checkpoint_path: Path | None = None,
     fingerprint: str = "",
     progress: bool = True,
+    epoch_callback=None,
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
@@ -320,6 +271,8 @@ def fit(
     weights with the network's own (random) decoder weights. With ``config.ridge_candidate``
     training is left as it is (its own start and early stopping) and only at the end the
     pure ridge model (epoch 0) replaces the best epoch if it scores higher on validation.
+    ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
+    when it returns True training stops there (e.g. a tuning trial that is pruned).
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
@@ -336,7 +289,7 @@ def fit(
 
     state = {"epoch": 0, "best_score": -np.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False}
     best_state = copy.deepcopy(model.state_dict())
-    resumed_from = 0
+    resumed_from, stopped_by_callback = 0, None
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if saved.get("fingerprint") == fingerprint:
@@ -356,10 +309,10 @@ def fit(
         decoder_weight = model.decoder.weight.detach().clone()
         alpha = ridge_initialise(model, train)
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
+        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
         # the pure ridge model is epoch 0: training must beat it on validation to replace it
         best_state = copy.deepcopy(model.state_dict())
-        state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=0)
+        state.update(best_score=ridge_score if np.isfinite(ridge_score) else -np.inf, best_epoch=0)
         # training starts from the ridge skip and the network's random decoder: from a zero
         # decoder the network barely moves (its initial features are nearly additive, so
         # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
@@ -378,13 +331,13 @@ def fit(
             scheduler.step()
 
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        valid_loss = _loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
-        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
+        valid_loss = loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
+        valid_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
-        improved = np.isfinite(score) and score > state["best_score"]
+        improved = np.isfinite(valid_score) and valid_score > state["best_score"]
         if improved or (state["epoch"] == 1 and not config.ridge_init):
             best_state = copy.deepcopy(model.state_dict())
-            state.update(best_score=score if np.isfinite(score) else -np.inf, best_epoch=state["epoch"])
+            state.update(best_score=valid_score if np.isfinite(valid_score) else -np.inf, best_epoch=state["epoch"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
         state["finished"] = state["bad_epochs"] >= config.patience
         state["history"].append(
@@ -392,7 +345,7 @@ def fit(
                 "epoch": state["epoch"],
                 "train_loss": train_loss,
                 "valid_loss": valid_loss,
-                f"valid_{metric}": score * (-1.0 if metric == "mse" else 1.0),
+                f"valid_{metric}": valid_score * (-1.0 if metric == "mse" else 1.0),
                 "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
@@ -414,7 +367,10 @@ def fit(
         log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
                                                           if k != "epoch"))
         bar.update(1)
-        bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{score:.4f}"})
+        if epoch_callback is not None and epoch_callback(state["epoch"], valid_score):
+            stopped_by_callback = state["epoch"]
+            break
+        bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
     if config.ridge_candidate:
         if task_type in CLASSIFICATION:
@@ -422,15 +378,16 @@ def fit(
         candidate = copy.deepcopy(model)
         alpha = ridge_initialise(candidate, train)
         outputs = predict_outputs(candidate, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        score = distributed.agree(_score(outputs, valid.y.numpy(), task_type, metric))
-        log.info("ridge candidate (alpha %g): validation %s %.4f", alpha, metric, score)
-        if np.isfinite(score) and score > state["best_score"]:
+        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
+        log.info("ridge candidate (alpha %g): validation %s %.4f", alpha, metric, ridge_score)
+        if np.isfinite(ridge_score) and ridge_score > state["best_score"]:
             best_state = copy.deepcopy(candidate.state_dict())
-            state.update(best_score=score, best_epoch=0)
+            state.update(best_score=ridge_score, best_epoch=0)
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
     log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])
-    return FitResult(best_state, state["best_epoch"], state["best_score"], pd.DataFrame(state["history"]), resumed_from)
+    return FitResult(best_state, state["best_epoch"], state["best_score"], pd.DataFrame(state["history"]), resumed_from,
+                     stopped_by_callback)
 
 
 def model_output_dim(model: torch.nn.Module) -> int:

@@ -24,11 +24,12 @@ class TargetScaler:
     std: float = 1.0
 
     @classmethod
-    def fit(cls, y_train: np.ndarray, task: dict, standardize: bool) -> "TargetScaler":
-        """Fit on training targets of a task (classification tasks get the identity)."""
-        if task["task_type"] != "regression":
+    def fit(cls, y_train: np.ndarray, task_type: str, transform: dict | None, standardize: bool) -> "TargetScaler":
+        """Fit on training targets; ``transform`` is a task's ``target_transform`` block.
+        Classification tasks get the identity."""
+        if task_type != "regression":
             return cls()
-        spec = task.get("target_transform") or {}
+        spec = transform or {}
         scaler = cls(transform=spec.get("name", "none"), offset=float(spec.get("offset", 0.0)))
         if scaler.transform not in TRANSFORMS:
             raise ValueError(f"target_transform.name must be one of {TRANSFORMS}, got {scaler.transform!r}")

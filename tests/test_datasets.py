@@ -11,7 +11,6 @@ Expected values come from the raw bytes and the csv module, not from our readers
 """
 
 import csv
-import importlib.util
 import io
 import random
 from pathlib import Path
@@ -23,7 +22,9 @@ import pytest
 import yaml
 from scipy.stats import spearmanr
 
-from lyra.data import load_records, resolve_task
+from lyra import summary as summary_module
+from lyra.config import load_schema, task_from_config
+from lyra.data import load_records
 from lyra.errors import LyraInputError
 from lyra.metrics import evaluate_predictions
 from lyra.splits import assign, leakage_report, overlapping_regions
@@ -36,9 +37,9 @@ KIM = DATA / "crispr_sgrna_modeler" / "extracted"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} is absent")
 
 
-def _task(name: str, **changes) -> dict:
+def _task(name: str, **changes):
     """A default-config task, resolved, with top-level keys replaced."""
-    return {**resolve_task(CONFIG, name), **changes}
+    return task_from_config(CONFIG, name).replace(**changes)
 
 
 def _header_end(raw: bytes) -> int:
@@ -86,8 +87,8 @@ def test_kim2019_csv_quirks_and_per_file_target_columns(tmp_path):
     train_rows = _parse(train_slice)
 
     task = _task("crispr_kim2019")
-    task["input"]["files"]["train"] = "train.csv"
-    task["input"]["files"]["test"]["path"] = "test.csv"
+    task.input["files"]["train"] = "train.csv"
+    task.input["files"]["test"]["path"] = "test.csv"
     records = load_records(task, tmp_path)
 
     target_test = "Background subtracted indel frequencies (average, %)"
@@ -98,11 +99,11 @@ def test_kim2019_csv_quirks_and_per_file_target_columns(tmp_path):
 
     shared = sum(row[sequence] in {r[sequence] for r in train_rows} for row in test_rows)
     assert shared >= 1
-    leakage = leakage_report(assign(records, task), task)["folds"]["0"]
+    leakage = leakage_report(assign(records, task.split, task.name), task.split)["folds"]["0"]
     assert leakage["test_rows_seen_in_training"] == shared
 
     # without the override the test file's target column is missing, and the error says where
-    del task["input"]["files"]["test"]["columns"]
+    del task.input["files"]["test"]["columns"]
     with pytest.raises(LyraInputError, match="test.csv.*Background subtracted indel \\(%\\)"):
         load_records(task, tmp_path)
 
@@ -141,7 +142,7 @@ def test_bed_regions_match_the_provided_extraction(tmp_path):
     picked = bed_lines[:30] + bed_lines[-30:]  # promoters and background windows, both strands
     (tmp_path / "slice.bed").write_text("".join(picked))
     task = _task("ecoli_genome_promoter")
-    task["input"] = {**task["input"], "path": "slice.bed", "genome": str(source / "NC_000913.3.fa")}
+    task = task.replace(input={**task.input, "path": "slice.bed", "genome": str(source / "NC_000913.3.fa")})
     records = load_records(task, tmp_path)
 
     expected = _read_fasta_text(source / "ecocyc_promoters_vs_background.fa")
@@ -149,11 +150,11 @@ def test_bed_regions_match_the_provided_extraction(tmp_path):
     assert records["sequence"].tolist() == [expected[i] for i in records["id"]]
     assert records["target"].tolist() == [int(line.split("\t")[6]) for line in picked]
 
-    prepared = assign(records, task)
+    prepared = assign(records, task.split, task.name)
     test = prepared["split"].to_numpy() == "test"
     order = np.lexsort((records["start"].to_numpy(), records["chrom"].to_numpy()))
     assert set(order[-round(0.1 * len(records)):]) == set(np.flatnonzero(test))  # the last block by position
-    report = leakage_report(prepared, task, records[["id", "chrom", "start", "end"]])
+    report = leakage_report(prepared, task.split, records[["id", "chrom", "start", "end"]])
     assert report["folds"]["0"]["test_regions_overlapping_training"] == _brute_overlaps(records, test)
 
 
@@ -177,20 +178,13 @@ def test_overlapping_regions_agrees_with_brute_force():
 
 
 def test_every_default_task_resolves_and_the_published_table_matches_them():
-    jsonschema.validate(PUBLISHED, yaml.safe_load((REPO / "workflow/schemas/published.schema.yaml").read_text()))
-    tasks = {name: resolve_task(CONFIG, name) for name in CONFIG["tasks"]}
+    jsonschema.validate(PUBLISHED, load_schema("published"))
+    tasks = {name: task_from_config(CONFIG, name) for name in CONFIG["tasks"]}
     for name, entries in PUBLISHED["tasks"].items():
         assert name in tasks, f"published.yaml names unknown task {name}"
-        external = {e["name"] for e in tasks[name]["external_test"]}
+        external = {e["name"] for e in tasks[name].external_test}
         for entry in entries:
             assert entry.get("set", "test") in external | {"test"}, (name, entry)
-
-
-def _summary_module():
-    spec = importlib.util.spec_from_file_location("summary_script", REPO / "workflow/scripts/summary.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _kfold_metrics(predictions: pd.DataFrame) -> dict:
@@ -200,7 +194,7 @@ def _kfold_metrics(predictions: pd.DataFrame) -> dict:
 
 
 def test_summary_reports_fold_means_undefined_folds_and_the_best_published_value():
-    summary = _summary_module()
+    summary = summary_module
     rng = np.random.default_rng(1)
     y = rng.normal(size=60)
     folds = np.repeat([0, 1, 2], 20)
@@ -226,3 +220,30 @@ def test_summary_reports_fold_means_undefined_folds_and_the_best_published_value
     assert row["test_rows_seen_in_training"] == 3 and row["lyra_train_s"] == 6.0
     plot_rows = summary.plot_frame(table, ["lyra"])
     assert plot_rows[["task", "model"]].values.tolist() == [["t", "lyra"]]
+
+
+def test_summary_headline_follows_kfold_aggregate_with_fold_values_and_every_published_number():
+    rng = np.random.default_rng(2)
+    rows = []
+    for fold in range(3):
+        for split, n in (("train", 40), ("test", 20)):
+            y = rng.normal(loc=fold, size=n)
+            rows.append(pd.DataFrame({"split": split, "fold": fold, "y_true": y, "y_pred": y + rng.normal(size=n)}))
+    predictions = pd.concat(rows, ignore_index=True)
+    metrics = evaluate_predictions(predictions, "regression", "spearman", n_boot=20, kfold_aggregate="pooled")
+    runs = [{"fold": f, "n_parameters": 100, "train_seconds": 1.0} for f in range(3)]
+    published = {"version": 1, "tasks": {"t": [
+        {"model": "Kermut", "value": 0.8, "kind": "published", "status": "verified", "source": "x"},
+        {"model": "One-Hot Encodings", "value": -0.04, "kind": "baseline", "status": "verified", "source": "x"},
+    ]}}
+    leakage = {"n_folds": 3, "folds": {str(f): {"test_rows_seen_in_training": 0, "duplicates_within": {"test": 0}}
+                                      for f in range(3)}}
+    table = summary_module.summary_table(["t"], ["lyra"], {("t", "lyra"): {"task": "t", "model": "lyra", **metrics,
+                                                                           "folds": runs}},
+                                         {}, {"t": leakage}, published)
+    row = table.iloc[0]
+    assert row["lyra_headline"] == "pooled"
+    assert row["lyra"] == pytest.approx(metrics["kfold"]["pooled_zscored"]["value"]["value"])
+    assert row["lyra_pooled_z"] == row["lyra"] and row["lyra_fold_mean"] == pytest.approx(metrics["kfold"]["mean"])
+    assert row["lyra_per_fold"] == ";".join(f"{f['value']['value']:.3f}" for f in metrics["kfold"]["per_fold"])
+    assert row["published_all"] == "Kermut 0.8; One-Hot Encodings -0.04"

@@ -1,5 +1,7 @@
 """Data-parallel training: sharding arithmetic, and 2 gloo processes against 1 process."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,8 @@ import torch
 from scipy.stats import spearmanr
 
 from lyra import splits
-from lyra.data import load_records, resolve_task
+from lyra.config import task_from_config
+from lyra.data import load_records
 from lyra.distributed import local_batch_size, shard
 from lyra.runner import train_fold
 from lyra.synthetic import epistasis_landscape
@@ -45,17 +48,17 @@ def _prepared(tmp_path):
                           "alphabet": "dna", "task_type": "regression", "metric": "spearman",
                           "split": {"scheme": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0}}},
     }
-    task = resolve_task(config, "syn")
-    return splits.assign(load_records(task, tmp_path, "syn"), task), task
+    task = task_from_config(config, "syn")
+    return splits.assign(load_records(task, tmp_path), task.split, task.name), task
 
 
 def test_two_gloo_processes_train_like_one_process(tmp_path):
     prepared, task = _prepared(tmp_path)
     n_train = int((prepared["split"] == "train").sum())
-    assert n_train % 2 == 0 and task["trainer"]["batch_size"] % 2 == 0  # no padding: the runs are equivalent
+    assert n_train % 2 == 0 and task.trainer.batch_size % 2 == 0  # no padding: the runs are equivalent
     runs = {}
     for n_gpus in (1, 2):
-        task["trainer"]["n_gpus"] = n_gpus
+        task = task.replace(trainer=dataclasses.replace(task.trainer, n_gpus=n_gpus))
         summary = train_fold(prepared, task, 0, tmp_path / f"ranks{n_gpus}", progress=False)
         assert summary["device"] == ",".join(["cpu"] * n_gpus)
         runs[n_gpus] = pd.read_csv(tmp_path / f"ranks{n_gpus}" / "predictions.tsv", sep="\t")

@@ -66,3 +66,19 @@ def test_empty_and_too_long():
         normalise_sequences(["A", ""], ["a", "e"], "dna")
     with pytest.raises(LyraInputError, match="record 'l': sequence length 4 exceeds max_length 3"):
         normalise_sequences(["A", "ACGT"], ["a", "l"], "dna", max_length=3)
+
+
+def test_ambiguous_allowed_is_checked_against_the_alphabet_and_policy():
+    with pytest.raises(LyraInputError, match=r"key ambiguous_allowed: \['Q'\] are not dna ambiguity codes"):
+        normalise_sequences(["ACGT"], ["a"], "dna", ambiguous="zero", ambiguous_allowed=["N", "Q"])
+    with pytest.raises(LyraInputError, match="ambiguous is error"):
+        normalise_sequences(["ACGT"], ["a"], "dna", ambiguous="error", ambiguous_allowed=["N"])
+    out, stats = normalise_sequences(["ACnT"], ["a"], "dna", ambiguous="uniform", ambiguous_allowed=["n"])
+    assert out == ["ACNT"] and stats.n_ambiguous_letters == 1
+
+
+def test_length_rules_name_the_record():
+    with pytest.raises(LyraInputError, match="record 'b': sequence length 38, but every sequence must have length 40"):
+        normalise_sequences(["A" * 40, "A" * 38], ["a", "b"], "dna", length=40)
+    with pytest.raises(LyraInputError, match="record 'b': sequence length 2 is below min_length 3"):
+        normalise_sequences(["ACG", "AC"], ["a", "b"], "dna", min_length=3)

@@ -15,35 +15,36 @@ import yaml
 from scipy.stats import spearmanr
 
 from lyra import splits
-from lyra.data import load_records, resolve_task
-from lyra.experiments import epistasis_tasks, guide_lines, metrics_row, results_table, scaling_plot, scaling_table
-from lyra.runner import load_model, predict_sequences, resolve_model, train_fold, unscorable_reason
+from lyra.config import epistasis_tasks, task_from_config
+from lyra.data import load_records
+from lyra.experiments import guide_lines, metrics_row, results_table, scaling_plot, scaling_table
+from lyra.runner import load_model, predict_sequences, train_fold
 from lyra.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _task(**overrides) -> dict:
+def _task(**overrides):
     entry = {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": "regression",
              "split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0}, **overrides}
     config = {"model": {"d_model": 8, "d_state": 8}, "trainer": {"epochs": 1, "batch_size": 32}, "tasks": {"t": entry}}
-    return resolve_task(config, "t")
+    return task_from_config(config, "t")
 
 
-def _prepared(task: dict, n: int = 160, length: int = 12) -> pd.DataFrame:
+def _prepared(task, n: int = 160, length: int = 12) -> pd.DataFrame:
     records = epistasis_landscape(n, length, "dna", orders=[1], n_terms=[8], noise=0.1, seed=1).assign(group="")
-    return splits.assign(records, task)
+    return splits.assign(records, task.split, task.name)
 
 
 # ---------------------------------------------------------------- runner: variants and baselines
 def test_variant_options_override_the_task_options_of_its_base():
     task = _task(model={"d_state": 32})
     variants = {"small": {"base": "lyra", "options": {"d_state": 16, "gating": "additive"}}}
-    base, options = resolve_model("small", task, variants)
+    base, options = task.model_options("small", variants)
     assert base == "lyra"
-    assert options == {**task["model"], "d_state": 16, "gating": "additive"}
-    assert resolve_model("lyra", task, variants) == ("lyra", task["model"])
+    assert options == {**task.model, "d_state": 16, "gating": "additive"}
+    assert task.model_options("lyra", variants) == ("lyra", task.model)
 
 
 @pytest.mark.parametrize("name, variants, problem", [
@@ -52,7 +53,7 @@ def test_variant_options_override_the_task_options_of_its_base():
 ])
 def test_unknown_models_are_named(name, variants, problem):
     with pytest.raises(ValueError, match=problem):
-        resolve_model(name, _task(), variants)
+        _task().model_options(name, variants)
 
 
 def test_ridge_writes_a_reloadable_model_and_a_one_row_history(tmp_path):
@@ -79,7 +80,7 @@ def test_inferred_class_names_survive_the_prepared_table(tmp_path):
     labels = ["strong" if s.count("G") > 2 else "weak" for s in sequences]
     pd.DataFrame({"seq": sequences, "class": labels}).to_csv(tmp_path / "x.csv", index=False)
     task = _task(task_type="binary", metric="auroc", columns={"sequence": "seq", "target": "class"})
-    prepared = splits.assign(load_records(task, tmp_path, "t"), task)
+    prepared = splits.assign(load_records(task, tmp_path), task.split, task.name)
     prepared.to_csv(tmp_path / "prepared.tsv", sep="\t", index=False)
     prepared = pd.read_csv(tmp_path / "prepared.tsv", sep="\t", keep_default_na=False)
     train_fold(prepared, task, 0, tmp_path / "ridge", "ridge", progress=False)
@@ -104,7 +105,7 @@ def test_undefined_validation_score_is_none_in_the_summary(tmp_path, model):
 def test_ridge_is_fitted_on_the_train_rows_only(tmp_path):
     task = _task()
     prepared = _prepared(task)
-    view = splits.view(prepared, 0, task)
+    view = splits.view(prepared, 0, task.split)
     # poison the valid and test targets: a fit on train rows only does not change
     poisoned = prepared.copy()
     poisoned.loc[view["split"].to_numpy() != "train", "target"] = 1e3
@@ -124,8 +125,8 @@ def test_transformer_positions_cover_the_longest_sequence(tmp_path):
     assert saved["state_dict"]["positions.weight"].shape[0] == 9
     # an external set with longer sequences is reported as unscorable, not a crash
     model, meta = load_model(tmp_path / "model.pt")
-    assert unscorable_reason(meta, ["ACGTACGTA"]) is None
-    assert "2 of 3 sequences here are longer (up to 12)" in unscorable_reason(meta, ["ACG", "ACGTACGTAC", "A" * 12])
+    assert model.unscorable_reason(["ACGTACGTA"]) is None
+    assert "2 of 3 sequences here are longer (up to 12)" in model.unscorable_reason(["ACG", "ACGTACGTAC", "A" * 12])
     with pytest.raises(ValueError, match="max_len=9"):
         predict_sequences(model, meta, ["A" * 12])
 
@@ -138,9 +139,9 @@ def test_epistasis_tasks_have_one_order_each_and_are_valid_tasks():
     assert synthetic == {f"epistasis_order{k}": {"n_sequences": 50, "length": 8, "alphabet": "dna", "orders": [k],
                                                  "n_terms": [4]} for k in (1, 3)}
     for name, entry in tasks.items():
-        resolved = resolve_task({"tasks": tasks}, name)
-        assert resolved["input"]["path"] == f"{name}.csv"
-        assert resolved["alphabet"] == "dna"
+        resolved = task_from_config({"tasks": tasks}, name)
+        assert resolved.input["path"] == f"{name}.csv"
+        assert resolved.alphabet == "dna"
 
 
 def _metrics_json(path: Path, value, low, high, folds) -> Path:
@@ -292,3 +293,23 @@ def test_target_experiments_without_its_config_names_the_overlay(run_dir):
     # the default target of the same config is unaffected
     command.remove("experiments")
     assert subprocess.run(command, cwd=run_dir, capture_output=True, text=True).returncode == 0
+
+
+def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(tmp_path):
+    task = _task(model={"d_model": 8, "d_state": 8, "position_embedding": "learned", "linear_skip": True},
+                 trainer={"epochs": 2, "batch_size": 32, "ridge_candidate": True})
+    prepared = _prepared(task, n=80, length=9)
+    summary = train_fold(prepared, task, 0, tmp_path, "lyra", progress=False)
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert saved["model_options"]["max_len"] == 9
+    # the paper model plus one skip weight per position and letter and a learned position per position
+    from lyra.model import Lyra
+
+    plain = sum(p.numel() for p in Lyra(4, 1, d_model=8, d_state=8).parameters())
+    assert summary["n_parameters"] == plain + 9 * 4 * 1 + 9 * 8
+    model, meta = load_model(tmp_path / "model.pt")
+    assert model.unscorable_reason(["ACGTACGTA"]) is None
+    assert "position-specific" in model.unscorable_reason(["ACGTACGTAC"])
+    predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t")
+    again = predict_sequences(model, meta, predictions["sequence"].tolist())
+    assert np.allclose(again["y_pred"], predictions["y_pred"], rtol=1e-5, atol=1e-5)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lyra.data import load_records, resolve_task
+from lyra.config import TrainerConfig, task_from_config
+from lyra.data import load_records
 from lyra.errors import LyraInputError
 from lyra.io import read_bed_regions, read_fasta, read_table, table_line
 
@@ -61,7 +62,7 @@ def test_kim2019_files_split_loads():
         "columns": {"sequence": "Target context sequence (4+20+3+3)", "target": "Background subtracted indel (%)"},
         "alphabet": "dna", "task_type": "regression", "split": {"scheme": "files"}}
     with pytest.raises(LyraInputError, match="Kim_2019_Test.csv: task 'kim', key columns.target"):
-        load_records(task, SHARED, "kim")
+        load_records(task_from_config({"tasks": {"kim": task}}, "kim"), SHARED)
 
 
 @needs_shared
@@ -72,14 +73,14 @@ def test_splice_csv_and_fasta_agree():
                   "fasta_label_key": "label"},
         "alphabet": "dna", "task_type": "multiclass", "classes": ["n", "ei", "ie"],
         "split": {"scheme": "random", "fractions": [0.7, 0.1, 0.2]}}}}
-    task = resolve_task(config, "splice")
+    task = task_from_config(config, "splice")
     records = load_records(task, SHARED)
     assert len(records) == 3186
     expected = raw["label"].map({"n": 0, "ei": 1, "ie": 2})
     assert records["target"].tolist() == expected.tolist()
     assert records["sequence"].tolist() == raw["sequence"].tolist()
-    csv_task = {**task, "input": {"format": "csv", "path": "rna_splice_junction_uci/splice_junction_uci.csv"},
-                "columns": {"id": "id", "sequence": "sequence", "target": "label"}}
+    csv_task = task.replace(input={"format": "csv", "path": "rna_splice_junction_uci/splice_junction_uci.csv"},
+                            columns={"id": "id", "sequence": "sequence", "target": "label"})
     from_csv = load_records(csv_task, SHARED)
     pd.testing.assert_frame_equal(from_csv, records)
 
@@ -103,12 +104,12 @@ def test_flip_validation_tristate():
             "columns": {"sequence": "sequence", "target": "target"}, "alphabet": "protein",
             "task_type": "regression",
             "split": {"scheme": "column", "column": "set", "valid_column": "validation"}}
-    records = load_records(task, SHARED, "flip")
+    records = load_records(task_from_config({"tasks": {"flip": task}}, "flip"), SHARED)
     fasta_task = {"input": {"format": "fasta", "path": "flip_gb1/splits/three_vs_rest.fasta",
                             "fasta_label_key": "TARGET"},
                   "alphabet": "protein", "task_type": "regression",
                   "split": {"scheme": "column", "column": "SET", "valid_column": "VALIDATION"}}
-    from_fasta = load_records(fasta_task, SHARED, "flip_fa")
+    from_fasta = load_records(task_from_config({"tasks": {"flip_fa": fasta_task}}, "flip_fa"), SHARED)
     expected = csv["set"].where(~(csv["validation"] == True), "valid")  # noqa: E712
     assert records["split"].tolist() == expected.tolist()
     assert from_fasta["split"].tolist() == expected.tolist()
@@ -126,9 +127,9 @@ def test_doc_examples_validate_and_resolve_with_defaults():
         tasks.update(yaml.safe_load(block))
     config = {"model": {"d_model": 64, "d_state": 8}, "trainer": {"epochs": 3}, "seed": 7, "tasks": tasks}
     config["tasks"]["splice"]["model"] = {"d_model": 32}
-    task = resolve_task(config, "splice")
-    assert task["model"] == {"d_model": 32, "d_state": 8} and task["trainer"] == {"epochs": 3}
-    assert (task["seed"], task["ambiguous"], task["split"]["valid_fraction"], task["name"]) == (7, "error", 0.15, "splice")
+    task = task_from_config(config, "splice")
+    assert task.model == {"d_model": 32, "d_state": 8} and task.trainer == TrainerConfig.from_dict({"epochs": 3, "seed": 7})
+    assert (task.seed, task.ambiguous, task.split["valid_fraction"], task.name) == (7, "error", 0.15, "splice")
     config["tasks"]["splice"]["alphabett"] = "dna"
     with pytest.raises(LyraInputError, match="key tasks.splice.*alphabett"):
-        resolve_task(config, "splice")
+        task_from_config(config, "splice")

@@ -210,3 +210,46 @@ def test_evaluate_rejects_bad_tables():
         metrics.evaluate_predictions(bad, "regression", "spearman")
     with pytest.raises(ValueError, match="does not apply"):
         metrics.evaluate_predictions(frame, "regression", "auroc")
+
+
+def _kfold_regression_frame(n_folds=5, n=60, seed=0):
+    """Predictions of every fold's train and test rows; each fold on its own scale and
+    offset, as fold models trained on standardised targets give."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for fold in range(n_folds):
+        for split, m in (("train", 3 * n), ("test", n)):
+            y = rng.normal(loc=fold, scale=1 + fold, size=m)
+            frames.append(pd.DataFrame({"id": [f"f{fold}{split}{i}" for i in range(m)], "split": split,
+                                        "fold": fold, "y_true": y, "y_pred": y + rng.normal(scale=2, size=m)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_pooled_zscored_matches_scipy_on_per_fold_zscores():
+    from scipy.stats import spearmanr
+
+    frame = _kfold_regression_frame()
+    truths, preds = [], []
+    for fold in range(5):
+        train = frame[(frame.fold == fold) & (frame.split == "train")].y_true
+        test = frame[(frame.fold == fold) & (frame.split == "test")]
+        mean, std = train.mean(), train.std(ddof=0)  # np.nanstd, as ProteinNPT
+        truths += list((test.y_true - mean) / std)
+        preds += list((test.y_pred - mean) / std)
+    expected = spearmanr(truths, preds).statistic
+    out = metrics.evaluate_predictions(frame, "regression", "spearman", n_boot=10, kfold_aggregate="pooled")
+    kfold = out["kfold"]
+    assert kfold["pooled_zscored"]["value"]["value"] == pytest.approx(expected)
+    assert kfold["pooled_zscored"]["n"] == 5 * 60
+    assert kfold["aggregate"] == "pooled" and kfold["headline"] == pytest.approx(expected)
+    # the z-scoring matters: pooling raw values gives another number, and so does the fold mean
+    assert out["splits"]["test"]["value"]["value"] != pytest.approx(expected, abs=1e-3)
+    assert kfold["mean"] != pytest.approx(expected, abs=1e-3)
+    fold_mean = metrics.evaluate_predictions(frame, "regression", "spearman", n_boot=10)["kfold"]
+    assert fold_mean["aggregate"] == "fold_mean" and fold_mean["headline"] == fold_mean["mean"]
+
+
+def test_pooled_zscored_undefined_without_training_rows():
+    frame = _kfold_regression_frame()
+    value, n = metrics.pooled_zscored(frame[frame.split == "test"])
+    assert value.undefined and "no training targets" in value.reason and n == 0

@@ -98,3 +98,13 @@ def test_summary_barplot_with_nan_and_published(tmp_path):
     _assert_png(plots.summary_barplot(shared, tmp_path / "shared.png"))
     with pytest.raises(ValueError, match="repeated"):
         plots.summary_barplot(pd.concat([summary, summary]), tmp_path / "dup.png")
+
+
+def test_summary_barplot_groups_families_and_marks_the_baseline(tmp_path):
+    summary = pd.DataFrame({
+        "task": ["pg_A_modulo", "pg_A_modulo", "flip_x", "flip_x", "lafleur:ext", "lafleur:ext"],
+        "model": ["lyra", "onehot_linear"] * 3, "metric": "spearman",
+        "value": [0.3, float("nan"), 0.5, 0.4, -0.1, 0.2], "ci_low": None, "ci_high": None,
+        "published_value": [0.8, 0.8, 0.6, 0.6, None, None], "baseline_value": [-0.04, -0.04, None, None, 0.1, 0.1]})
+    assert [plots._family(t) for t in summary["task"]] == ["pg", "pg", "flip", "flip", "lafleur", "lafleur"]
+    _assert_png(plots.summary_barplot(summary, tmp_path / "families.png"))

@@ -20,5 +20,12 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_main_command_runs_snakemake_on_the_default_config():
     main_command, _ = _readme_commands()
-    assert "torch==2.13.0" in main_command and "snakemake" in main_command
+    assert "snakemake" in main_command
     assert "--configfile" not in main_command  # the default config/config.yaml
+
+
+def test_readme_commands_install_the_locked_environment():
+    """Both set up a fresh .venv from requirements.lock (PyTorch 2.13.0's CPU build in it)."""
+    for command in _readme_commands():
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install -q -r requirements.lock -e "), command
+    assert "torch==2.13.0+cpu" in (REPO / "requirements.lock").read_text().splitlines()

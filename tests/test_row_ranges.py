@@ -12,7 +12,8 @@ def _records(n: int) -> pd.DataFrame:
 
 
 def _task(ranges: dict, valid_fraction: float = 0.25) -> dict:
-    return {"name": "t", "split": {"scheme": "row_ranges", "ranges": ranges, "valid_fraction": valid_fraction, "seed": 0}}
+    """A task's split block."""
+    return {"scheme": "row_ranges", "ranges": ranges, "valid_fraction": valid_fraction, "seed": 0}
 
 
 def test_rows_follow_their_ranges_and_valid_comes_from_train():

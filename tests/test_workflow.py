@@ -169,6 +169,51 @@ def test_external_set_is_scored_by_lyra_and_left_undefined_for_ridge(run_dir):
     assert row["lyra"] == pytest.approx(expected, abs=1e-6) and np.isnan(row["ridge"])
 
 
+def test_mutagenesis_scores_every_substitution_of_the_reference(run_dir):
+    """The task's reference, mutated at every position, scored by its members (Lyra: fold0
+    and seed1, trainer.n_seeds 2; ridge: fold0); one mutant rescored here member by member
+    through lyra.runner agrees."""
+    from lyra.runner import load_model, predict_sequences
+
+    reference = TEST_CONFIG["tasks"]["gb1_relso"]["reference"]
+    for model_name, members in (("lyra", ["fold0", "seed1"]), ("ridge", ["fold0"])):
+        ism = pd.read_csv(run_dir / f"results/gb1_relso/{model_name}/mutagenesis.tsv", sep="\t")
+        assert len(ism) == 19 * len(reference) and (ism["reference_id"] == "reference").all()
+        assert (ism["wt"] == [reference[p - 1] for p in ism["position"]]).all()
+        row = ism.iloc[123]
+        mutant = reference[: row["position"] - 1] + row["mut"] + reference[row["position"]:]
+        scores = []
+        for member in members:
+            model, meta = load_model(run_dir / f"results/gb1_relso/{model_name}/{member}/model.pt")
+            scores.append(predict_sequences(model, meta, [reference, mutant])["y_pred"].to_numpy())
+        scores = np.array(scores)
+        assert row["score"] == pytest.approx(scores[:, 1].mean(), rel=1e-5)
+        assert row["std"] == pytest.approx(scores[:, 1].std(), rel=1e-4, abs=1e-9)
+        assert row["effect"] == pytest.approx((scores[:, 1] - scores[:, 0]).mean(), rel=1e-4, abs=1e-6)
+        assert (ism["std"] > 0).all() if len(members) > 1 else (ism["std"] == 0).all()
+        png = run_dir / f"results/gb1_relso/{model_name}/mutagenesis.png"
+        assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_seed_ensemble_metrics_and_calibration(run_dir):
+    """trainer.n_seeds 2: metrics.json's ensemble block is the mean of the two members'
+    predictions; its calibration's Spearman is recomputed here."""
+    members = [pd.read_csv(run_dir / f"results/gb1_relso/lyra/{m}/predictions.tsv", sep="\t")
+               for m in ("fold0", "seed1")]
+    assert list(members[0]["id"]) == list(members[1]["id"])
+    values = np.stack([m["y_pred"].to_numpy() for m in members])
+    test = (members[0]["split"] == "test").to_numpy()
+    ensemble = _metrics(run_dir, "gb1_relso")["ensemble"]
+    assert ensemble["n_members"] == 2
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    y = members[0]["y_true"].to_numpy()
+    assert ensemble["splits"]["test"]["value"]["value"] == pytest.approx(spearmanr(y[test], mean[test]).statistic)
+    expected = spearmanr(np.abs(y[test] - mean[test]), std[test]).statistic
+    assert ensemble["calibration"]["spearman_abs_error_std"]["value"] == pytest.approx(expected)
+    assert 0 <= ensemble["calibration"]["coverage_1sd"]["value"] <= ensemble["calibration"]["coverage_2sd"]["value"]
+    assert "ensemble" not in json.loads((run_dir / "results/gb1_relso/ridge/metrics.json").read_text())
+
+
 def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
     summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t")
     summary = summary[summary["set"] == "test"]
@@ -182,7 +227,7 @@ def test_report_is_written(run_dir):
     result = snakemake(run_dir, "--report", "report.html")
     assert result.returncode == 0, result.stderr[-5000:]
     html = (run_dir / "report.html").read_text()
-    assert "splice_uci" in html and "summary" in html
+    assert "splice_uci" in html and "summary" in html and "mutagenesis.png" in html
 
 
 def test_lint_finds_nothing():

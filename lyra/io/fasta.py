@@ -10,13 +10,18 @@ import pandas as pd
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from lyra.errors import LyraInputError
-from lyra.io.tables import compression_of
+from lyra.io.tables import compression_of, decode_error
 
 
 def _read_text(path: Path) -> str:
     opener = gzip.open if compression_of(path) == "gzip" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline=None) as handle:
-        return handle.read()
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise decode_error(path, data) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_header_fields(description: str) -> dict[str, str]:

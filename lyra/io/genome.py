@@ -16,6 +16,7 @@ import pandas as pd
 import pyfaidx
 
 from lyra.errors import LyraInputError
+from lyra.io.tables import decode_error
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,21 @@ def _bed_column_names(n_columns: int, extra_names: list[str] | None) -> list[str
     return names + ["label" if k == 0 else f"col{7 + k}" for k in range(n_extra)]
 
 
-def read_bed(bed_path: str | Path, extra_names: list[str] | None = None) -> pd.DataFrame:
+def read_bed(
+    bed_path: str | Path, extra_names: list[str] | None = None, require_strand: bool = False
+) -> pd.DataFrame:
     """Read a BED file (0-based, half-open) with a ``line`` column (1-based file line).
 
-    Comment, track and browser lines are skipped.
+    Comment, track and browser lines are skipped. Regions without a strand (fewer than
+    six columns, or strand '.') are read as '+' and counted in a warning; with
+    ``require_strand`` the first of them is an error naming its line.
     """
     bed_path = Path(bed_path)
-    with open(bed_path, encoding="utf-8-sig") as handle:
-        lines = handle.read().splitlines()
+    data = bed_path.read_bytes()
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise decode_error(bed_path, data) from None
     skipped = [i for i, line in enumerate(lines) if not line.strip() or line.startswith(_HEADER_PREFIXES)]
     if len(skipped) == len(lines):
         raise LyraInputError(bed_path, "line 1", "no BED regions in the file")
@@ -62,8 +70,21 @@ def read_bed(bed_path: str | Path, extra_names: list[str] | None = None) -> pd.D
             )
         bed[column] = numbers.astype(int)
     if "strand" not in bed:
+        unstranded = pd.Series(True, index=bed.index)
+        why = f"{bed.shape[1] - 1} columns, no strand column"
         bed["strand"] = "+"
-    bed["strand"] = bed["strand"].replace(".", "+")
+    else:
+        unstranded = bed["strand"] == "."
+        why = "strand '.'"
+    if unstranded.any():
+        if require_strand:
+            raise LyraInputError(
+                bed_path, f"line {bed.loc[unstranded, 'line'].iloc[0]}",
+                f"{why}, but input.require_strand is set; {int(unstranded.sum())} regions lack a strand",
+            )
+        log.warning("%s: %d of %d regions have no strand (%s); read as + (not reverse-complemented)",
+                    bed_path, int(unstranded.sum()), len(bed), why)
+        bed.loc[unstranded, "strand"] = "+"
     return bed
 
 
@@ -76,22 +97,26 @@ def _open_genome(genome_path: Path, index_dir: Path) -> pyfaidx.Fasta:
 
 
 def read_bed_regions(
-    bed_path: str | Path, genome_path: str | Path, extra_names: list[str] | None = None
+    bed_path: str | Path, genome_path: str | Path, extra_names: list[str] | None = None,
+    require_strand: bool = False,
 ) -> pd.DataFrame:
     """Sequences of the BED regions: columns id, sequence, chrom, start, end, strand, line, + extras.
 
     ``id`` is the BED name (or ``chrom:start-end(strand)`` without one); minus-strand
     regions are reverse-complemented. end <= start, an end past the chromosome end, an
-    unknown chromosome or a bad strand raise LyraInputError naming the BED line.
+    unknown chromosome or a bad strand raise LyraInputError naming the BED line, and so
+    does a region without a strand under ``require_strand`` (see :func:`read_bed`).
     """
     bed_path, genome_path = Path(bed_path), Path(genome_path)
     for path in (bed_path, genome_path):
         if not path.is_file():
             raise LyraInputError(path, "file", "no such file")
-    bed = read_bed(bed_path, extra_names)
+    bed = read_bed(bed_path, extra_names, require_strand)
     with tempfile.TemporaryDirectory(prefix="lyra-faidx-") as index_dir:
         try:
             genome = _open_genome(genome_path, Path(index_dir))
+        except UnicodeDecodeError:
+            raise decode_error(genome_path) from None
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as err:
             raise LyraInputError(genome_path, "genome index", str(err)) from None
         with genome:
@@ -112,9 +137,12 @@ def read_bed_regions(
                     )
                 if row.strand not in ("+", "-"):
                     raise LyraInputError(bed_path, where, f"strand {row.strand!r} is not +, - or .")
-                sequences.append(
-                    genome.get_seq(row.chrom, row.start + 1, row.end, rc=row.strand == "-").seq
-                )
+                try:
+                    sequences.append(
+                        genome.get_seq(row.chrom, row.start + 1, row.end, rc=row.strand == "-").seq
+                    )
+                except UnicodeDecodeError:
+                    raise decode_error(genome_path) from None
     bed["sequence"] = sequences
     if "name" in bed:
         bed["id"] = bed["name"]

@@ -24,6 +24,43 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed (gzip, or the first member of a zip)."""
+    compression = compression_of(path)
+    if compression == "gzip":
+        import gzip
+
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    if compression == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(archive.namelist()[0])
+    return path.read_bytes()
+
+
+def decode_error(path: str | Path, data: bytes | None = None) -> LyraInputError:
+    """The LyraInputError for a file that is not UTF-8: the line, the byte and the fix.
+
+    ``data`` is the (decompressed) content when the caller has it; otherwise the file is
+    read again, which only happens once a reader has already failed to decode it.
+    """
+    path = Path(path)
+    data = _read_bytes(path) if data is None else data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = len(re.findall(rb"\r\n|\r|\n", data[: err.start])) + 1
+        byte = data[err.start]
+        return LyraInputError(
+            path, f"line {line}",
+            f"byte 0x{byte:02x} is not valid UTF-8 (a Windows-1252 or Latin-1 character?); "
+            "save the file as UTF-8",
+        )
+    return LyraInputError(path, "file", "cannot be decoded as UTF-8; save the file as UTF-8")
+
+
 def infer_separator(path: Path) -> str:
     """Column separator from the extension (.csv -> ',', .tsv/.tab/.txt -> tab)."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in _COMPRESSED_SUFFIXES]
@@ -80,7 +117,10 @@ def read_table(
         )
     except pd.errors.EmptyDataError:
         raise LyraInputError(path, "line 1", "file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError:
+        # pandas reports an offset into its read buffer; locate the byte in the file
+        raise decode_error(path) from None
+    except pd.errors.ParserError as err:
         raise LyraInputError(path, "parsing", str(err).strip()) from None
     # Quoted header names may span lines; count those breaks so line numbers stay exact.
     header_breaks = sum(len(re.findall(r"\r\n|\r|\n", str(c))) for c in table.columns) if header else 0

@@ -3,20 +3,15 @@ import re
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
-from lyra.data import fill_defaults, load_schema, resolve_task, split_files
-from lyra.splits import KFOLD_SCHEMES
+from lyra.config import load_workflow_config, split_files, validate
 
-validate(config, "../schemas/config.schema.yaml", set_default=False)
-SCHEMA = load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
-fill_defaults(config, SCHEMA, SCHEMA)
-
-TASKS = list(config["tasks"])
-# Each task with schema defaults and the top-level model/trainer/seed merged in.
-TASK_CONFIGS = {name: resolve_task(config, name) for name in TASKS}
-MODELS = list(config["models"])
-CLASSIFICATION = ("binary", "multiclass")
+# The whole config, validated against the schemas shipped in the lyra package, with
+# defaults filled and every task typed (lyra.config.Task); parsed here once.
+WORKFLOW = load_workflow_config(config)
+TASKS = list(WORKFLOW.default_tasks)  # what the default target builds
+TASK_CONFIGS = WORKFLOW.tasks  # every task, including those an experiment adds
+MODELS = list(WORKFLOW.models)
 DOWNLOAD_DIR = Path("resources/data")
 
 
@@ -24,17 +19,18 @@ wildcard_constraints:
     task="[^/]+",
     model="[^/]+",
     fold=r"\d+",
+    seed=r"\d+",
     name="[^/]+",
 
 
 def task_sources(task_name):
     """The task's download sources keyed by their path relative to data_root."""
-    return {s["path"]: s for s in config["tasks"][task_name].get("source", [])}
+    return {s["path"]: s for s in TASK_CONFIGS[task_name].source}
 
 
 def source_for(path):
     """The source entry (url, sha256, path) that downloads ``path``, from any task."""
-    for name in TASKS:
+    for name in TASK_CONFIGS:
         if path in task_sources(name):
             return task_sources(name)[path]
     raise ValueError(f"no task lists a source with path {path!r}")
@@ -44,8 +40,9 @@ def locate(task_name, relative):
     """Where ``relative`` is read from: under the task's data_root when it is there or
     no source can fetch it (then a rule such as ``synthetic`` may make it), otherwise
     the download rule's target under resources/data."""
-    entry = config["tasks"][task_name]
-    local = Path(entry.get("data_root") or config["data_root"]) / relative
+    local = (
+        Path(TASK_CONFIGS[task_name].data_root or WORKFLOW.raw["data_root"]) / relative
+    )
     if local.exists() or relative not in task_sources(task_name):
         return str(local)
     return str(DOWNLOAD_DIR / relative)
@@ -70,45 +67,48 @@ def input_files(task_name, spec=None):
     """The input files of a task (or of the input block ``spec``) as {key: located
     path}; keys are the config keys (``path``, ``genome``, ``labels_table``, or
     ``files.<split>``)."""
-    spec = located_input(task_name, spec or config["tasks"][task_name]["input"])
+    spec = located_input(task_name, spec or TASK_CONFIGS[task_name].input)
     found = {k: spec[k] for k in ("path", "genome", "labels_table") if spec.get(k)}
     found.update({f"files.{s}": e["path"] for s, e in split_files(spec).items()})
     return found
 
 
+def task_params(task_name):
+    """The task as a rule parameter (``Task.to_dict``; scripts rebuild it with ``Task.from_dict``)."""
+    return TASK_CONFIGS[task_name].to_dict()
+
+
 def prepared_task(task_name):
-    """The resolved task config with its input paths located."""
-    task = copy.deepcopy(TASK_CONFIGS[task_name])
-    task["input"] = located_input(task_name, task["input"])
-    return task
+    """The task with its input paths located, as a rule parameter."""
+    task = TASK_CONFIGS[task_name]
+    return task.replace(input=located_input(task_name, task.input)).to_dict()
 
 
 def external_sets(task_name):
     """The task's external test sets, keyed by name."""
-    return {e["name"]: e for e in TASK_CONFIGS[task_name].get("external_test") or []}
+    return {e["name"]: e for e in TASK_CONFIGS[task_name].external_test}
 
 
 def external_task(task_name, name):
-    """The task config that scores external set ``name``: the task's alphabet, ambiguity
-    policy, task type and classes with the set's located input, columns and crop."""
-    task = copy.deepcopy(TASK_CONFIGS[task_name])
+    """The task that scores external set ``name``, as a parameter of rule external_test.
+    It has the task's alphabet, ambiguity policy, task type and classes, with the set's
+    located input, columns and crop."""
+    task = TASK_CONFIGS[task_name]
     spec = external_sets(task_name)[name]
-    task.update(
+    return task.replace(
         name=f"{task_name}:{name}",
         description=spec.get("description", ""),
         input=located_input(task_name, spec["input"]),
         columns={"id": None, "group": None, **(spec.get("columns") or {})},
-        crop=spec.get("crop", task.get("crop")),
+        crop=spec.get("crop", task.crop),
         split={},
         external_test=[],
-    )
-    return task
+    ).to_dict()
 
 
 def folds(task_name):
     """Fold indices of a task, known from its config before anything is prepared."""
-    split = TASK_CONFIGS[task_name]["split"]
-    return range(int(split["n_folds"]) if split["scheme"] in KFOLD_SCHEMES else 1)
+    return range(TASK_CONFIGS[task_name].n_folds)
 
 
 def fold_files(name):
@@ -126,21 +126,85 @@ def fold_files(name):
     return files
 
 
+def seeds(task_name, model):
+    """The extra seed members of a single-split task (``trainer.n_seeds``): 1 .. n_seeds - 1;
+    none for ridge, which is deterministic (every seed would give the same model)."""
+    task = TASK_CONFIGS[task_name]
+    if task.model_options(model, WORKFLOW.variants)[0] == "ridge":
+        return range(0)
+    return range(1, task.trainer.n_seeds)
+
+
+def seed_files(name):
+    """Input function: ``name`` of every extra seed member of a task/model."""
+
+    def files(wildcards):
+        return expand(
+            "results/{task}/{model}/seed{seed}/{name}",
+            task=wildcards.task,
+            model=wildcards.model,
+            seed=seeds(wildcards.task, wildcards.model),
+            name=name,
+        )
+
+    return files
+
+
+def member_files(name):
+    """Input function: ``name`` of every ensemble member of a task/model, its folds then
+    its extra seeds."""
+
+    def files(wildcards):
+        return fold_files(name)(wildcards) + seed_files(name)(wildcards)
+
+    return files
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job: one per data-parallel process (trainer.n_gpus); ridge needs none."""
+    if wildcards.model == "ridge":
+        return 0
+    return TASK_CONFIGS[wildcards.task].trainer.n_gpus
+
+
+def job_variants(wildcards):
+    """The named model variant (e.g. an ablation, config/experiments.yaml) a training job
+    trains; only this job's own variant is a parameter, so editing one reruns only it.
+    """
+    return {
+        name: spec
+        for name, spec in WORKFLOW.variants.items()
+        if name == wildcards.model
+    }
+
+
+def names_pattern(names):
+    """Wildcard pattern matching exactly ``names`` (nothing when empty)."""
+    return "|".join(re.escape(t) for t in names) or "(?!)"
+
+
 def task_pattern(*task_types):
     """Wildcard pattern matching exactly the tasks of the given types."""
-    names = [t for t in TASKS if TASK_CONFIGS[t]["task_type"] in task_types]
-    return "|".join(re.escape(t) for t in names) or "(?!)"
+    return names_pattern(
+        [t for t in TASK_CONFIGS if TASK_CONFIGS[t].task_type in task_types]
+    )
+
+
+def reference_pattern():
+    """Wildcard pattern matching exactly the tasks that name a ``reference``."""
+    return names_pattern([t for t in TASK_CONFIGS if TASK_CONFIGS[t].reference])
 
 
 def figure_names(task_name):
     """The figures that apply to a task's type."""
-    if TASK_CONFIGS[task_name]["task_type"] in CLASSIFICATION:
+    if TASK_CONFIGS[task_name].is_classification:
         return ["learning_curve_fold0", "roc", "confusion"]
     return ["learning_curve_fold0", "scatter"]
 
 
 def all_targets():
-    """Every per-task output, each task's figures, and the summary."""
+    """Every per-task output, each task's figures (and mutagenesis, for a task with a
+    reference), and the summary."""
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
@@ -150,6 +214,34 @@ def all_targets():
                 f"results/{task}/{model}/figures/{fig}.png"
                 for fig in figure_names(task)
             ]
+            if TASK_CONFIGS[task].reference:
+                targets += [
+                    f"results/{task}/{model}/mutagenesis.{kind}"
+                    for kind in ("tsv", "png")
+                ]
+    return targets
+
+
+def tuned_settings(task_name, model):
+    """The search result a training of ``model`` on the task uses ([] when it uses none)."""
+    if TASK_CONFIGS[task_name].uses_tuning(model):
+        return [f"results/{task_name}/{model}/tuning.json"]
+    return []
+
+
+def tune_targets():
+    """What target `tune` builds: the search of every model a task's tune block names."""
+    targets = [
+        f"results/{task}/{model}/tuning.{ext}"
+        for task in TASKS
+        if TASK_CONFIGS[task].tune
+        for model in TASK_CONFIGS[task].tune["models"]
+        for ext in ("tsv", "png", "json")
+    ]
+    if not targets:
+        raise ValueError(
+            "target `tune` found no task with a tune: block; add one (docs/task-config.md)"
+        )
     return targets
 
 
@@ -157,13 +249,13 @@ def published_references():
     """Reference numbers per task: the table named by ``published_table`` (validated
     against schemas/published.schema.yaml) plus each task's own ``published`` entry."""
     table = {"version": None, "tasks": {}}
-    if config.get("published_table"):
-        with open(config["published_table"]) as handle:
+    if WORKFLOW.raw["published_table"]:
+        with open(WORKFLOW.raw["published_table"]) as handle:
             table = yaml.safe_load(handle)
-        validate(table, "../schemas/published.schema.yaml")
+        validate(table, "published", WORKFLOW.raw["published_table"])
     references = {task: list(table["tasks"].get(task, [])) for task in TASKS}
     for task in TASKS:
-        for metric, entry in TASK_CONFIGS[task]["published"].items():
+        for metric, entry in TASK_CONFIGS[task].published.items():
             entry = entry if isinstance(entry, dict) else {"value": entry}
             references[task].append(
                 {

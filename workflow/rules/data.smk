@@ -23,7 +23,7 @@ rule synthetic:
     conda:
         "../envs/lyra.yaml"
     params:
-        spec=lambda wildcards: config["synthetic"][wildcards.name],
+        spec=lambda wildcards: WORKFLOW.synthetic[wildcards.name],
     script:
         "../scripts/synthetic.py"
 

@@ -4,6 +4,7 @@ rule evaluate:
         prepared="results/{task}/prepared.tsv",
         predictions=fold_files("predictions.tsv"),
         info=fold_files("train.json"),
+        seed_predictions=seed_files("predictions.tsv"),
     output:
         "results/{task}/{model}/metrics.json",
     log:
@@ -13,9 +14,9 @@ rule evaluate:
     conda:
         "../envs/lyra.yaml"
     params:
-        task=lambda wildcards: TASK_CONFIGS[wildcards.task],
-        n_boot=config["n_boot"],
-        seed=config["seed"],
+        task=lambda wildcards: task_params(wildcards.task),
+        n_boot=WORKFLOW.raw["n_boot"],
+        seed=WORKFLOW.raw["seed"],
     script:
         "../scripts/evaluate.py"
 
@@ -39,7 +40,7 @@ rule external_test:
         "../envs/lyra.yaml"
     params:
         task=lambda wildcards: external_task(wildcards.task, wildcards.name),
-        n_boot=config["n_boot"],
-        seed=config["seed"],
+        n_boot=WORKFLOW.raw["n_boot"],
+        seed=WORKFLOW.raw["seed"],
     script:
         "../scripts/external.py"

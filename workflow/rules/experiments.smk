@@ -77,8 +77,6 @@ rule experiment_epistasis:
 
 
 rule experiment_scaling:
-    input:
-        benchmark="benchmarks/run.py",
     output:
         table=f"{EXPERIMENT_DIR}/scaling.tsv",
         figure=report(

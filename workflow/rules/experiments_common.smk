@@ -1,26 +1,11 @@
-from lyra.experiments import epistasis_tasks
-from lyra.runner import resolve_model
-
 # Model variants and the experiments of target `experiments`: given by a config overlay,
 # `--configfile config/experiments.yaml` (merged over config/config.yaml), which also
-# widens `models` to the baselines so that results/summary.tsv has their columns.
-validate(config, "../schemas/experiments.schema.yaml")
-EXPERIMENTS = config.get("experiments") or {}
-VARIANTS = config.get("model_variants") or {}
+# widens `models` to the baselines so that results/summary.tsv has their columns. The
+# interaction-order landscapes are ordinary tasks (rules synthetic, prepare, train,
+# evaluate) that lyra.config adds to TASK_CONFIGS and only target `experiments` asks for.
+EXPERIMENTS = WORKFLOW.experiments
+VARIANTS = WORKFLOW.variants
 EXPERIMENT_DIR = "results/experiments"
-
-# The interaction-order landscapes are ordinary tasks (rules synthetic, prepare, train,
-# evaluate) that only target `experiments` asks for.
-if "epistasis" in EXPERIMENTS:
-    _synthetic, _tasks = epistasis_tasks(EXPERIMENTS["epistasis"])
-    _clash = sorted(set(_tasks) & set(config["tasks"]))
-    if _clash:
-        raise ValueError(
-            f"experiments.epistasis would redefine the config tasks {_clash}"
-        )
-    config.setdefault("synthetic", {}).update(_synthetic)
-    config["tasks"].update(_tasks)
-    TASK_CONFIGS.update({name: resolve_task(config, name) for name in _tasks})
 
 
 def require_tasks(tasks, where):
@@ -37,8 +22,8 @@ def model_dir(task, model):
     """Results folder of ``model`` on ``task``; a variant whose resolved options equal its
     base model's for this task shares the base model's folder."""
     if model in VARIANTS:
-        base, options = resolve_model(model, TASK_CONFIGS[task], VARIANTS)
-        if options == resolve_model(base, TASK_CONFIGS[task])[1]:
+        base, options = TASK_CONFIGS[task].model_options(model, VARIANTS)
+        if options == TASK_CONFIGS[task].model_options(base)[1]:
             model = base
     return f"results/{task}/{model}"
 

@@ -25,7 +25,7 @@ rule figures_regression:
     conda:
         "../envs/lyra.yaml"
     params:
-        note=lambda wildcards: TASK_CONFIGS[wildcards.task]["target_note"],
+        note=lambda wildcards: TASK_CONFIGS[wildcards.task].target_note,
     script:
         "../scripts/figures.py"
 

@@ -1,6 +1,8 @@
 rule train:
     input:
         prepared="results/{task}/prepared.tsv",
+        # the best settings of the task's search, when its tune block says use: true
+        tuned=lambda wildcards: tuned_settings(wildcards.task, wildcards.model),
     output:
         model="results/{task}/{model}/fold{fold}/model.pt",
         history="results/{task}/{model}/fold{fold}/history.csv",
@@ -14,20 +16,68 @@ rule train:
         "../envs/lyra.yaml"
     threads: 2
     resources:
-        # one GPU per data-parallel process (trainer.n_gpus); ridge needs none
-        gpu=lambda wildcards: (
-            0
-            if wildcards.model == "ridge"
-            else TASK_CONFIGS[wildcards.task]["trainer"].get("n_gpus", 1)
-        ),
+        gpu=train_gpus,
     params:
-        task=lambda wildcards: TASK_CONFIGS[wildcards.task],
-        # a named model variant (e.g. an ablation, config/experiments.yaml) is trained by the
-        # same rule; only this job's own variant is a parameter, so editing one reruns only it
-        variants=lambda wildcards: {
-            name: spec
-            for name, spec in config.get("model_variants", {}).items()
-            if name == wildcards.model
-        },
+        task=lambda wildcards: task_params(wildcards.task),
+        variants=job_variants,
+        fold=lambda wildcards: int(wildcards.fold),
+        seed_offset=0,
     script:
         "../scripts/train.py"
+
+
+rule train_seed:
+    input:
+        prepared="results/{task}/prepared.tsv",
+        tuned=lambda wildcards: tuned_settings(wildcards.task, wildcards.model),
+    output:
+        model="results/{task}/{model}/seed{seed}/model.pt",
+        history="results/{task}/{model}/seed{seed}/history.csv",
+        predictions="results/{task}/{model}/seed{seed}/predictions.tsv",
+        info="results/{task}/{model}/seed{seed}/train.json",
+    log:
+        "logs/{task}/{model}/train_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/train_seed{seed}.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    resources:
+        gpu=train_gpus,
+    params:
+        # an extra ensemble member of a single-split task (trainer.n_seeds): the same
+        # split and settings, trainer seed + {seed}
+        task=lambda wildcards: task_params(wildcards.task),
+        variants=job_variants,
+        fold=0,
+        seed_offset=lambda wildcards: int(wildcards.seed),
+    script:
+        "../scripts/train.py"
+
+
+rule tune_model:
+    input:
+        prepared="results/{task}/prepared.tsv",
+    output:
+        table="results/{task}/{model}/tuning.tsv",
+        figure=report(
+            "results/{task}/{model}/tuning.png",
+            caption="../report/tuning.rst",
+            category="{task}",
+            subcategory="{model}",
+        ),
+        best="results/{task}/{model}/tuning.json",
+    log:
+        "logs/{task}/{model}/tune.log",
+    benchmark:
+        "results/benchmarks/{task}/{model}/tune.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        task=lambda wildcards: task_params(wildcards.task),
+        variants=job_variants,
+    script:
+        "../scripts/tune.py"

@@ -1,31 +1,40 @@
-"""Train one fold of one model on a prepared task (snakemake rule ``train``)."""
+"""Train one fold of one model on a prepared task (snakemake rules ``train`` and
+``train_seed``: an extra seed member has the trainer seed plus ``seed_offset``). With a
+``tuned`` input (the task's tune block says use: true) the search's best settings are
+laid over the task's and recorded in train.json."""
 
-import json
+import dataclasses
 import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 
-from lyra.atomic import atomic_path
+from lyra.config import Task
+from lyra.results import read_json, read_prepared, write_json
 from lyra.runner import train_fold
+from lyra.tuning import apply_settings
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 
 torch.set_num_threads(snakemake.threads)
+task = Task.from_dict(snakemake.params.task)
+if snakemake.params.seed_offset:
+    trainer = task.trainer
+    task = task.replace(
+        trainer=dataclasses.replace(trainer, seed=trainer.seed + snakemake.params.seed_offset)
+    )
+tuned = read_json(snakemake.input.tuned[0]) if snakemake.input.tuned else None
+if tuned:
+    task = apply_settings(task, tuned["settings"])
 summary = train_fold(
-    pd.read_csv(
-        snakemake.input.prepared,
-        sep="\t",
-        dtype={"id": str, "sequence": str, "label": str, "group": str, "split": str},
-        keep_default_na=False,
-    ),
-    snakemake.params.task,
-    int(snakemake.wildcards.fold),
+    read_prepared(snakemake.input.prepared),
+    task,
+    snakemake.params.fold,
     Path(snakemake.output.model).parent,
     model_name=snakemake.wildcards.model,
     progress=False,
     variants=snakemake.params.variants,
 )
-with atomic_path(snakemake.output.info) as tmp:
-    tmp.write_text(json.dumps(summary, indent=2))
+if tuned:
+    summary["tuned"] = {"settings": tuned["settings"], "valid_value": tuned["value"], "from": snakemake.input.tuned[0]}
+write_json(summary, snakemake.output.info)

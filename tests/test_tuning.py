@@ -1,0 +1,61 @@
+"""Settings chosen on validation (lyra.tuning): trials are recorded, the task's own settings
+are trial 0, the test rows never reach a trial, and the best settings are applied as given."""
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("optuna")
+
+from lyra import splits  # noqa: E402
+from lyra.config import task_from_config  # noqa: E402
+from lyra.synthetic import epistasis_landscape  # noqa: E402
+from lyra.tuning import apply_settings, current_settings, search_space, tune  # noqa: E402
+
+
+def _task(**tune):
+    entry = {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": "regression",
+             "split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},
+             "model": {"d_model": 8, "d_state": 4}, "trainer": {"epochs": 3, "batch_size": 32},
+             "tune": {"trials": 4, "minutes": 5, "space": {"model.d_model": {"choices": [8, 16]},
+                                                           "model.dropout": None}, **tune}}
+    return task_from_config({"tasks": {"t": entry}}, "t")
+
+
+def _prepared(task):
+    records = epistasis_landscape(150, 10, "dna", orders=[1], n_terms=[8], noise=0.1, seed=1).assign(group="")
+    return splits.assign(records, task.split, task.name)
+
+
+def test_space_overrides_and_removals_and_current_settings():
+    task = _task()
+    space = search_space(task)
+    assert "model.dropout" not in space and space["model.d_model"] == {"choices": [8, 16]}
+    assert "trainer.lr" in space  # from the default space
+    current = current_settings(task, "lyra", None, space)
+    assert current["model.d_model"] == 8 and current["trainer.lr"] == pytest.approx(1e-3)
+
+
+def test_trials_are_recorded_and_test_rows_are_never_used():
+    task = _task()
+    prepared = _prepared(task)
+    trials, best = tune(prepared, task)
+    assert len(trials) == 4 and trials["trial"].tolist() == [0, 1, 2, 3]
+    assert best["untuned_settings"] == current_settings(task, "lyra", None, search_space(task))
+    assert best["value"] >= best["untuned_value"]  # trial 0 is the task's own settings
+    assert {c for c in trials if c.startswith("param_")} == {f"param_{k}" for k in search_space(task)}
+    # poison every test target: a search that never sees the test rows is unchanged
+    test = splits.view(prepared, 0, task.split)["split"].to_numpy() == "test"
+    poisoned = prepared.copy()
+    poisoned.loc[test, "target"] = 1e6
+    again, best_again = tune(poisoned, task)
+    pd.testing.assert_frame_equal(trials.drop(columns="seconds"), again.drop(columns="seconds"))
+    assert best_again["settings"] == best["settings"]
+
+
+def test_best_settings_are_laid_over_the_task():
+    task = _task()
+    tuned = apply_settings(task, {"model.d_model": 16, "trainer.lr": 0.002})
+    assert tuned.model == {"d_model": 16, "d_state": 4}
+    assert tuned.trainer.lr == 0.002 and tuned.trainer.epochs == task.trainer.epochs
+    assert task.model["d_model"] == 8  # the task itself is unchanged (frozen)
+    assert not task.uses_tuning("lyra") and _task(use=True).uses_tuning("lyra")
