@@ -28,7 +28,7 @@ CLASSIFICATION = ("binary", "multiclass")
 KFOLD_SCHEMES = ("kfold_column", "group_kfold")
 MODELS = ("lyra", "cnn", "transformer", "ridge", "onehot_linear")
 PRECISIONS = ("fp32", "tf32", "bf16")
-SCHEDULERS = ("constant", "cosine")
+SCHEDULERS = ("constant", "cosine", "warmup_cosine")
 
 
 VALID_MODES = ("fold", "random", "none")
@@ -103,7 +103,11 @@ class TrainerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     patience: int = 10
-    scheduler: str = "constant"  # constant | cosine
+    scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lyra.train.lr_factor)
+    warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
+    min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
+    ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip starts from the one-hot ridge fit; ridge is epoch 0
+    ridge_candidate: bool = False  # regression, Lyra(linear_skip=True): after training, keep the pure ridge model if better
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -128,6 +132,10 @@ class TrainerConfig:
             raise ValueError(f"trainer.n_gpus must be at least 1, got {config.n_gpus}")
         if config.scheduler not in SCHEDULERS:
             raise ValueError(f"trainer.scheduler must be one of {list(SCHEDULERS)}, got {config.scheduler!r}")
+        if not 0.0 <= config.warmup_fraction < 1.0:
+            raise ValueError(f"trainer.warmup_fraction must lie in [0, 1), got {config.warmup_fraction}")
+        if not 0.0 <= config.min_lr_ratio <= 1.0:
+            raise ValueError(f"trainer.min_lr_ratio must lie in [0, 1], got {config.min_lr_ratio}")
         if config.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
         return config

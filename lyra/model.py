@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy.fft import next_fast_len
 
-__all__ = ["Lyra", "PGC", "S4D", "masked_mean", "masked_max", "optimizer_groups"]
+__all__ = ["Lyra", "PGC", "S4D", "masked_mean", "masked_max", "optimizer_groups", "sinusoidal_positions"]
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -283,11 +283,54 @@ class PGC(nn.Module):
         return self.out_norm(self.out_proj(gated))
 
 
+def sinusoidal_positions(length: int, d_model: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Fixed sine/cosine position table (length, d_model) of Vaswani et al. 2017.
+
+    Channel ``2i`` is ``sin(p / 10000^(2i/d))`` and ``2i + 1`` is ``cos`` of the same
+    angle (for odd ``d_model`` the last channel is a sine).
+    """
+    position = torch.arange(length, device=device, dtype=torch.float64).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d_model, 2, device=device, dtype=torch.float64) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model, device=device, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)[:, : d_model // 2]
+    return table.to(dtype)
+
+
+POSITION_EMBEDDINGS = (None, "learned", "sinusoidal")
+READOUTS = ("pool", "flatten")
+
+
 class Lyra(nn.Module):
     """Encoder -> PGC blocks -> residual S4D layers -> masked pooling -> decoder.
 
     With ``d_input=20, d_output=1`` and the defaults this has 47,169 trainable parameters.
     ``pgc_expansions=()`` gives an S4D-only model, ``n_s4d_layers=0`` a PGC-only model.
+
+    The defaults are the paper architecture, in which every layer is (up to the causal
+    S4D boundary) translation-equivariant and mean pooling discards where a feature
+    occurred. For aligned, fixed-length inputs (fitness landscapes, where a letter's
+    effect depends on its site) these options add absolute position; all are off by
+    default:
+
+    - ``position_embedding``: ``"learned"`` adds a trained (max_len, d_model) table after
+      the encoder (zero-initialised, so training starts from the paper model);
+      ``"sinusoidal"`` adds the fixed sine/cosine table times ``position_scale`` (no
+      length limit).
+    - ``readout="flatten"``: instead of pooling, the masked (max_len * d_model) vector of
+      all positions goes through ``dropout`` to the decoder, so each position has its own
+      read-out weights. Shorter sequences are treated as zero beyond their end.
+    - ``linear_skip``: a per-position linear map of the one-hot input, ``sum_p x[p] W[p]``
+      with ``W`` (max_len, d_input, d_output) zero-initialised, is added to the decoder
+      output. One-hot ridge regression is thus nested in the model (the network then
+      only has to fit what is not additive). ``skip_lr`` gives these weights their own
+      learning rate (and no weight decay); ``TrainerConfig.ridge_init`` starts them from
+      the ridge solution.
+    - ``pgc_residual``: ``h = h + PGC(h)`` instead of ``h = PGC(h)``.
+
+    ``learned`` positions, ``flatten`` and ``linear_skip`` need ``max_len`` (the longest
+    sequence they accept; shorter ones are padded through the mask) and raise a
+    ``ValueError`` on longer inputs.
     """
 
     def __init__(
@@ -306,12 +349,33 @@ class Lyra(nn.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         ssm_lr: float | None = None,
+        position_embedding: str | None = None,
+        position_scale: float = 1.0,
+        readout: str = "pool",
+        linear_skip: bool = False,
+        pgc_residual: bool = False,
+        max_len: int | None = None,
+        skip_lr: float | None = None,
     ):
         super().__init__()
         if pooling not in POOLING:
             raise ValueError(f"pooling must be one of {sorted(POOLING)}, got {pooling!r}")
-        self.pooling = pooling
+        if position_embedding not in POSITION_EMBEDDINGS:
+            raise ValueError(f"position_embedding must be one of {list(POSITION_EMBEDDINGS)}, got {position_embedding!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
+        needs_length = [name for name, on in (("position_embedding='learned'", position_embedding == "learned"),
+                                              ("readout='flatten'", readout == "flatten"),
+                                              ("linear_skip=True", linear_skip)) if on]
+        if needs_length and (max_len is None or int(max_len) < 1):
+            raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
+        self.pooling, self.readout, self.pgc_residual = pooling, readout, bool(pgc_residual)
+        self.position_embedding, self.position_scale = position_embedding, float(position_scale)
+        self.max_len = None if max_len is None else int(max_len)
+        self._length_limited_by = needs_length
         self.encoder = nn.Linear(d_input, d_model)
+        if position_embedding == "learned":
+            self.positions = nn.Parameter(torch.zeros(self.max_len, d_model))
         self.pgc_layers = nn.ModuleList(
             PGC(d_model, expansion, conv_kernel_size, gating) for expansion in pgc_expansions
         )
@@ -320,23 +384,55 @@ class Lyra(nn.Module):
             S4D(d_model, d_state, dropout, dt_min, dt_max, bidirectional, ssm_lr) for _ in range(n_s4d_layers)
         )
         self.dropout = nn.Dropout(dropout)
-        self.decoder = nn.Linear(d_model, d_output)
+        if readout == "flatten":
+            self.decoder = nn.Linear(self.max_len * d_model, d_output)
+        else:
+            self.decoder = nn.Linear(d_model, d_output)
+        if linear_skip:
+            self.skip = nn.Parameter(torch.zeros(self.max_len, d_input, d_output))
+            if skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
+                self.skip._optim = {"weight_decay": 0.0, "lr": skip_lr}
+
+    def _check_length(self, length: int) -> None:
+        if self._length_limited_by and length > self.max_len:
+            raise ValueError(
+                f"input length {length} exceeds max_len={self.max_len} of this Lyra model "
+                f"({', '.join(self._length_limited_by)} have one weight per position); "
+                "build it with max_len >= the longest sequence, or turn these options off"
+            )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Predict (B, d_output) from one-hot ``x`` (B, L, d_input) and ``mask`` (B, L).
 
         ``mask=None`` means every position is real; the masking work is then skipped.
         """
+        length = x.shape[1]
+        self._check_length(length)
         h = self.encoder(x)
+        if self.position_embedding == "learned":
+            h = h + self.positions[:length]
+        elif self.position_embedding == "sinusoidal":
+            h = h + self.position_scale * sinusoidal_positions(length, h.shape[-1], h.device, h.dtype)
         for pgc in self.pgc_layers:
-            h = pgc(h, mask)
+            h = h + pgc(h, mask) if self.pgc_residual else pgc(h, mask)
         for norm, s4d in zip(self.s4d_norms, self.s4d_layers):
             h = h + self.dropout(s4d(norm(h), mask))
-        if mask is None:
-            pooled = h.mean(dim=1) if self.pooling == "mean" else h.amax(dim=1)
+        if self.readout == "flatten":
+            if mask is not None:
+                h = h * mask.unsqueeze(-1).to(h.dtype)
+            flat = self.dropout(h.flatten(1))
+            weight = self.decoder.weight[:, : flat.shape[1]]  # positions beyond L would meet zeros
+            out = F.linear(flat, weight, self.decoder.bias)
         else:
-            pooled = POOLING[self.pooling](h, mask)
-        return self.decoder(pooled)
+            if mask is None:
+                pooled = h.mean(dim=1) if self.pooling == "mean" else h.amax(dim=1)
+            else:
+                pooled = POOLING[self.pooling](h, mask)
+            out = self.decoder(pooled)
+        if hasattr(self, "skip"):
+            xs = x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+            out = out + torch.einsum("bla,lao->bo", xs, self.skip[:length].to(xs.dtype))
+        return out
 
 
 def optimizer_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:

@@ -43,6 +43,13 @@ def build_module(name: str, d_input: int, d_output: int, options: dict) -> torch
         raise ValueError(f"bad option for model {name!r}: {error}") from None
 
 
+def lyra_needs_length(options: dict) -> bool:
+    """Whether Lyra ``options`` have one weight per position (learned positions, the
+    flatten readout or the one-hot skip head), so the model needs ``max_len``."""
+    return (options.get("position_embedding") == "learned" or options.get("readout") == "flatten"
+            or bool(options.get("linear_skip")))
+
+
 @dataclass
 class FitReport:
     """What a fit tells the fold summary."""
@@ -110,10 +117,13 @@ class NeuralModel:
         return str(next(self.module.parameters()).device)
 
     def unscorable_reason(self, sequences: list[str]) -> str | None:
-        """The Transformer has a learned position per position of its table; Lyra and the
-        CNN take any length."""
+        """The Transformer has a learned position per position of its table, and so has Lyra
+        with a position-specific option (``lyra_needs_length``); otherwise Lyra and the CNN
+        take any length."""
         if self.name == "transformer":
             return _longer_than(self.options["max_len"], "the Transformer has learned positions", sequences)
+        if self.name == "lyra" and lyra_needs_length(self.options):
+            return _longer_than(self.options["max_len"], "this Lyra model has position-specific weights", sequences)
         return None
 
     def state(self) -> dict:

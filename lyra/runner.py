@@ -56,8 +56,8 @@ class _FoldFit:
         self.x, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
         self.encoder = encoder_for(task.encoding, task.alphabet)
         self.x = self.encoder(self.x, self.mask, view["id"].tolist(), view["sequence"].tolist())
-        if self.base == "transformer":
-            self.options.setdefault("max_len", self.x.shape[1])
+        if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
+            self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
         self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,
                                        task.target_transform, task.trainer.standardize_targets)
@@ -96,7 +96,8 @@ def train_fold(
     """Train ``model_name`` on fold ``fold`` of ``prepared`` and write its outputs to ``out_dir``.
 
     ``variants`` defines named model variants (see ``Task.model_options``). The
-    Transformer's ``max_len`` defaults to the fold's longest sequence. Returns a
+    Transformer's ``max_len``, and Lyra's when a position-specific option is on, default
+    to the fold's longest sequence. Returns a
     JSON-ready summary: best epoch, validation score (None when undefined), parameter
     count, device, wall time.
     """

@@ -56,7 +56,8 @@ def _block_splits(records: pd.DataFrame, fractions: list[float]) -> np.ndarray:
     return labels
 
 
-def _random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
+def random_splits(n: int, fractions: list[float], seed: int) -> np.ndarray:
+    """Seeded train/valid/test label per row, in shares ``fractions``."""
     shares = np.asarray(fractions, dtype=float) / sum(fractions)
     cuts = np.round(np.cumsum(shares)[:-1] * n).astype(int)
     labels = np.empty(n, dtype=object)
@@ -155,7 +156,7 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
             raise _fail(records, name, f"scheme {scheme} but the records carry no split")
         prepared["split"] = records["split"].to_numpy()
     elif scheme == "random":
-        prepared["split"] = _random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
+        prepared["split"] = random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
     elif scheme == "row_ranges":
         try:
             prepared["split"] = _row_range_splits(len(records), spec.get("ranges") or {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -26,12 +27,72 @@ from tqdm.auto import tqdm
 
 from lyra import distributed
 from lyra.atomic import atomic_path
+from lyra.baselines import fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> float:
+    """Multiplier of the base lr for optimiser step ``step`` (0-based) under ``warmup_cosine``.
+
+    Linear warm-up ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then
+    cosine decay from 1 to ``min_lr_ratio`` over the remaining steps:
+    ``min + (1 - min) * (1 + cos(pi * t)) / 2`` with ``t = (step - warmup) / (total - warmup)``.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    t = min(1.0, (step - warmup_steps) / decay_steps)
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch of ``train_epoch`` on this rank."""
+    rank, world = distributed.rank_and_world()
+    n_local = len(distributed.shard(torch.arange(n_train), rank, world))
+    return max(1, -(-n_local // distributed.local_batch_size(batch_size, world)))
+
+
+@torch.no_grad()
+def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
+    """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
+
+    RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
+    to the flattened, masked one-hot inputs and the (standardised) targets; its
+    coefficients become the skip weights, its intercept the decoder bias, and the
+    decoder weights are zeroed, so the model's initial prediction is exactly the ridge
+    prediction and the network learns what ridge leaves over. Returns the chosen alpha.
+    """
+    skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
+    if skip is None or decoder is None or skip.shape[-1] != 1:
+        raise ValueError("trainer.ridge_init and ridge_candidate need a one-output Lyra model built with linear_skip=True")
+    x = (train.x * train.mask.unsqueeze(-1).to(train.x.dtype)).float()
+    length = x.shape[1]
+    if length > skip.shape[0]:
+        raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
+    flat = x.reshape(len(x), -1).numpy()
+    fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
+    skip.zero_()
+    skip[:length, :, 0] = torch.as_tensor(fitted.coef_, dtype=skip.dtype).reshape(length, x.shape[2])
+    decoder.weight.zero_()
+    decoder.bias.fill_(float(fitted.intercept_))
+    return float(fitted.alpha_)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_train: int):
+    """The lr schedule; ``warmup_cosine`` is stepped after every batch, the others after every epoch."""
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
+    if config.scheduler == "warmup_cosine":
+        total = config.epochs * steps_per_epoch(n_train, config.batch_size)
+        warmup = int(round(config.warmup_fraction * total))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, total, warmup, config.min_lr_ratio))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
 
 @contextlib.contextmanager
 def precision_context(precision: str, device: torch.device):
@@ -162,11 +223,13 @@ def train_epoch(
     device: torch.device,
     generator: torch.Generator,
     class_weight: torch.Tensor | None = None,
+    step_scheduler=None,
 ) -> float:
     """One pass over ``train`` in an order drawn from ``generator``; returns the mean training loss.
 
     The loss is summed on ``device`` and read once at the end, so a GPU is not made to
-    wait for the host after every batch.
+    wait for the host after every batch. ``step_scheduler``, if given, is stepped after
+    every optimiser step.
     """
     model.train()
     order = distributed.shard(torch.randperm(len(train), generator=generator), *distributed.rank_and_world())
@@ -182,6 +245,8 @@ def train_epoch(
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if step_scheduler is not None:
+            step_scheduler.step()
         total_loss += batch_loss.detach().double() * len(yb)
     return distributed.mean_over_ranks(total_loss, len(order))
 
@@ -200,9 +265,14 @@ def fit(
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
+    With ``config.ridge_init`` the skip weights start from the one-hot ridge fit and the pure
+    ridge model (decoder weights zero) is epoch 0 in ``best_epoch``: it stays the best state
+    unless an epoch beats its validation score. Training itself starts from the ridge skip
+    weights with the network's own (random) decoder weights. With ``config.ridge_candidate``
+    training is left as it is (its own start and early stopping) and only at the end the
+    pure ridge model (epoch 0) replaces the best epoch if it scores higher on validation.
     ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
     when it returns True training stops there (e.g. a tuning trial that is pruned).
-
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
@@ -210,10 +280,8 @@ def fit(
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay, config.lr))
-    if config.scheduler == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
-    else:
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    scheduler = make_scheduler(optimizer, config, len(train))
+    per_step = config.scheduler == "warmup_cosine"
     class_weight = None
     if task_type in CLASSIFICATION and config.class_weights:
         counts = torch.bincount(train.y, minlength=model_output_dim(model)).float().clamp_min(1.0)
@@ -235,21 +303,39 @@ def fit(
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
         else:
             log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
+    if config.ridge_init and resumed_from == 0:
+        if task_type in CLASSIFICATION:
+            raise ValueError("trainer.ridge_init is for regression tasks only")
+        decoder_weight = model.decoder.weight.detach().clone()
+        alpha = ridge_initialise(model, train)
+        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
+        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
+        # the pure ridge model is epoch 0: training must beat it on validation to replace it
+        best_state = copy.deepcopy(model.state_dict())
+        state.update(best_score=ridge_score if np.isfinite(ridge_score) else -np.inf, best_epoch=0)
+        # training starts from the ridge skip and the network's random decoder: from a zero
+        # decoder the network barely moves (its initial features are nearly additive, so
+        # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
+        with torch.no_grad():
+            model.decoder.weight.copy_(decoder_weight)
+        log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
     while state["epoch"] < config.epochs and not state["finished"]:
         started = time.perf_counter()
-        train_loss = train_epoch(train_model, train, optimizer, task_type, config, device, generator, class_weight)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step
+        train_loss = train_epoch(train_model, train, optimizer, task_type, config, device, generator, class_weight,
+                                 scheduler if per_step else None)
+        if not per_step:
+            scheduler.step()
 
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
         valid_loss = loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
         valid_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
         improved = np.isfinite(valid_score) and valid_score > state["best_score"]
-        if improved or state["epoch"] == 1:
+        if improved or (state["epoch"] == 1 and not config.ridge_init):
             best_state = copy.deepcopy(model.state_dict())
             state.update(best_score=valid_score if np.isfinite(valid_score) else -np.inf, best_epoch=state["epoch"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
@@ -286,6 +372,17 @@ def fit(
             break
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
+    if config.ridge_candidate:
+        if task_type in CLASSIFICATION:
+            raise ValueError("trainer.ridge_candidate is for regression tasks only")
+        candidate = copy.deepcopy(model)
+        alpha = ridge_initialise(candidate, train)
+        outputs = predict_outputs(candidate, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
+        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
+        log.info("ridge candidate (alpha %g): validation %s %.4f", alpha, metric, ridge_score)
+        if np.isfinite(ridge_score) and ridge_score > state["best_score"]:
+            best_state = copy.deepcopy(candidate.state_dict())
+            state.update(best_score=ridge_score, best_epoch=0)
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
     log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])

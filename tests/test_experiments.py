@@ -293,3 +293,23 @@ def test_target_experiments_without_its_config_names_the_overlay(run_dir):
     # the default target of the same config is unaffected
     command.remove("experiments")
     assert subprocess.run(command, cwd=run_dir, capture_output=True, text=True).returncode == 0
+
+
+def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(tmp_path):
+    task = _task(model={"d_model": 8, "d_state": 8, "position_embedding": "learned", "linear_skip": True},
+                 trainer={"epochs": 2, "batch_size": 32, "ridge_candidate": True})
+    prepared = _prepared(task, n=80, length=9)
+    summary = train_fold(prepared, task, 0, tmp_path, "lyra", progress=False)
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert saved["model_options"]["max_len"] == 9
+    # the paper model plus one skip weight per position and letter and a learned position per position
+    from lyra.model import Lyra
+
+    plain = sum(p.numel() for p in Lyra(4, 1, d_model=8, d_state=8).parameters())
+    assert summary["n_parameters"] == plain + 9 * 4 * 1 + 9 * 8
+    model, meta = load_model(tmp_path / "model.pt")
+    assert model.unscorable_reason(["ACGTACGTA"]) is None
+    assert "position-specific" in model.unscorable_reason(["ACGTACGTAC"])
+    predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t")
+    again = predict_sequences(model, meta, predictions["sequence"].tolist())
+    assert np.allclose(again["y_pred"], predictions["y_pred"], rtol=1e-5, atol=1e-5)

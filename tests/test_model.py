@@ -214,3 +214,138 @@ def test_tiny_model_overfits_random_sequences():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.1 * initial
+
+
+# ---------------------------------------------------------------- position options (issue 15)
+
+POSITION_OPTIONS = [
+    {"position_embedding": "learned", "max_len": 40},
+    {"position_embedding": "sinusoidal"},
+    {"readout": "flatten", "max_len": 40},
+    {"linear_skip": True, "max_len": 40},
+    {"pgc_residual": True},
+    {"position_embedding": "learned", "linear_skip": True, "readout": "flatten", "max_len": 40},
+]
+
+
+def _perturbed(model):
+    """Give the zero-initialised position parameters random values, so the tests see them."""
+    with torch.no_grad():
+        for name in ("positions", "skip"):
+            if hasattr(model, name):
+                getattr(model, name).normal_()
+    return model
+
+
+@pytest.mark.parametrize("options", POSITION_OPTIONS)
+def test_position_options_output_shape(options):
+    model = Lyra(20, 3, d_model=16, d_state=8, **options)
+    x = torch.nn.functional.one_hot(torch.randint(0, 20, (5, 40)), 20).float()
+    assert model(x).shape == (5, 3)
+    assert model(x[:, :25], torch.ones(5, 25, dtype=torch.bool)).shape == (5, 3)
+
+
+@pytest.mark.parametrize("options", POSITION_OPTIONS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_position_options_prediction_independent_of_batch_padding(options, bidirectional):
+    torch.manual_seed(5)
+    model = _perturbed(Lyra(4, 2, d_model=16, d_state=8, bidirectional=bidirectional, **options)).eval()
+    longest = 33  # shorter than max_len: flatten/skip must treat the rest as absent
+    lengths = [7, longest, 19]
+    x = torch.zeros(3, longest, 4)
+    mask = torch.zeros(3, longest, dtype=torch.bool)
+    for i, n in enumerate(lengths):
+        x[i, torch.arange(n), torch.randint(0, 4, (n,))] = 1.0
+        x[i, n:] = torch.rand(longest - n, 4)  # junk in the padding must not matter
+        mask[i, :n] = True
+    with torch.no_grad():
+        batched = model(x, mask)
+        for i, n in enumerate(lengths):
+            alone = model(x[i : i + 1, :n])
+            torch.testing.assert_close(batched[i : i + 1], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_position_options_parameter_counts():
+    """Each option adds exactly the parameters it should, counted independently of the model."""
+    d_input, d_model, max_len = 20, 64, 40
+    base = 47_169  # the paper model (test_parameter_count_matches_reference)
+
+    def count(**options):
+        model = Lyra(d_input, 1, d_model=d_model, d_state=64, **options)
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    assert count() == base
+    assert count(position_embedding="sinusoidal") == base  # fixed table
+    assert count(pgc_residual=True) == base
+    assert count(position_embedding="learned", max_len=max_len) == base + max_len * d_model
+    assert count(linear_skip=True, max_len=max_len) == base + max_len * d_input * 1
+    # flatten: the decoder reads max_len * d_model features instead of d_model
+    assert count(readout="flatten", max_len=max_len) == base - d_model + max_len * d_model
+    assert count(position_embedding="learned", linear_skip=True, readout="flatten", max_len=max_len) == (
+        base + max_len * d_model + max_len * d_input - d_model + max_len * d_model)
+
+
+def test_paper_model_state_dict_is_unchanged_with_options_off():
+    keys = set(Lyra(20, 1).state_dict())
+    assert not any(k.startswith(("positions", "skip")) for k in keys)
+    assert Lyra(20, 1).decoder.in_features == 64
+
+
+@pytest.mark.parametrize("options", [o for o in POSITION_OPTIONS if "max_len" in o])
+def test_too_long_input_raises_a_clear_error(options):
+    model = Lyra(20, 1, d_model=16, d_state=8, **options)
+    x = torch.zeros(2, 41, 20)
+    with pytest.raises(ValueError, match=r"input length 41 exceeds max_len=40"):
+        model(x)
+
+
+@pytest.mark.parametrize("options", [{"position_embedding": "learned"}, {"readout": "flatten"},
+                                     {"linear_skip": True}])
+def test_length_limited_options_need_max_len(options):
+    with pytest.raises(ValueError, match="max_len"):
+        Lyra(20, 1, **options)
+
+
+def test_unknown_position_option_values_are_named():
+    with pytest.raises(ValueError, match="position_embedding"):
+        Lyra(20, 1, position_embedding="rotary")
+    with pytest.raises(ValueError, match="readout"):
+        Lyra(20, 1, readout="attention")
+
+
+def test_linear_skip_is_one_hot_ridge_nested_in_the_model():
+    """With the network's decoder weights at zero the model is sum_p W[p, x_p] + bias."""
+    torch.manual_seed(0)
+    model = _perturbed(Lyra(4, 2, d_model=8, d_state=4, linear_skip=True, max_len=10)).eval()
+    with torch.no_grad():
+        model.decoder.weight.zero_()
+    tokens = torch.randint(0, 4, (6, 10))
+    x = torch.nn.functional.one_hot(tokens, 4).float()
+    W = model.skip.detach().numpy()
+    expected = np.stack([W[np.arange(10), t.numpy()].sum(0) for t in tokens]) + model.decoder.bias.detach().numpy()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_sinusoidal_positions_match_the_formula():
+    from lyra.model import sinusoidal_positions
+
+    table = sinusoidal_positions(7, 6).double().numpy()
+    for p in range(7):
+        for i in range(3):
+            angle = p / 10000 ** (2 * i / 6)
+            assert table[p, 2 * i] == pytest.approx(np.sin(angle), abs=1e-6)
+            assert table[p, 2 * i + 1] == pytest.approx(np.cos(angle), abs=1e-6)
+    assert sinusoidal_positions(4, 5).shape == (4, 5)  # odd width: the last channel is a sine
+
+
+def test_learned_positions_break_translation_equivariance():
+    """The paper model gives a circular shift of a periodic input (almost) the same output; with
+    learned positions it need not (the point of the option)."""
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 4, (1, 32))
+    x = torch.nn.functional.one_hot(tokens, 4).float()
+    shifted = torch.roll(x, 5, dims=1)
+    model = _perturbed(Lyra(4, 1, d_model=8, d_state=4, position_embedding="learned", max_len=32)).eval()
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(shifted), atol=1e-3)

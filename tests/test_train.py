@@ -102,3 +102,125 @@ def test_bf16_training_learns_the_task():
     outputs = predict_outputs(model, valid.x, valid.mask, 64, torch.device("cpu"), "bf16")
     assert outputs.dtype == np.float32 and np.isfinite(outputs).all()
     assert spearmanr(outputs[:, 0], valid.y.numpy()).statistic > 0.5
+
+
+# ------------------------------------------------------------------ warm-up + cosine schedule
+
+def test_lr_factor_matches_hand_computation():
+    from lyra.train import lr_factor
+
+    total, warmup = 10, 2
+    # warm-up: (step + 1) / warmup
+    assert lr_factor(0, total, warmup) == pytest.approx(0.5)
+    assert lr_factor(1, total, warmup) == pytest.approx(1.0)
+    # cosine over the remaining 8 steps: (1 + cos(pi * (s - 2) / 8)) / 2
+    assert lr_factor(2, total, warmup) == pytest.approx(1.0)
+    assert lr_factor(4, total, warmup) == pytest.approx((1 + np.cos(np.pi * 2 / 8)) / 2)
+    assert lr_factor(6, total, warmup) == pytest.approx(0.5)
+    assert lr_factor(10, total, warmup) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(6, total, warmup, min_lr_ratio=0.2) == pytest.approx(0.2 + 0.8 * 0.5)
+    assert lr_factor(0, total, 0) == pytest.approx(1.0)  # no warm-up
+
+
+def test_warmup_cosine_is_stepped_per_batch_with_the_hand_computed_lrs():
+    """96 rows in batches of 16: 6 steps an epoch, 4 epochs = 24 steps, warm-up round(0.25 * 24) = 6."""
+    _, result = _run(epochs=4, lr=0.01, scheduler="warmup_cosine", warmup_fraction=0.25, patience=100)
+    steps, total, warmup = 6, 24, 6
+    expected = []
+    for epoch in range(4):
+        s = epoch * steps  # the lr logged is the one of the epoch's first step
+        factor = (s + 1) / warmup if s < warmup else (1 + np.cos(np.pi * (s - warmup) / (total - warmup))) / 2
+        expected.append(0.01 * factor)
+    np.testing.assert_allclose(result.history["lr"].to_numpy(), expected, rtol=1e-9)
+
+
+def test_warmup_cosine_resumes_bit_identically(tmp_path, monkeypatch):
+    """A run killed after epoch 2 of 4 and restarted from its checkpoint continues the per-step schedule."""
+    import lyra.train as train_module
+
+    options = dict(scheduler="warmup_cosine", warmup_fraction=0.2, patience=100)
+    _, uninterrupted = _run(epochs=4, **options)
+    real_epoch, calls = train_module.train_epoch, []
+
+    def dying_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_epoch", dying_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, epochs=4, **options)
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
+    _, resumed = _run(tmp_path, epochs=4, **options)
+    assert resumed.resumed_from_epoch == 2
+    np.testing.assert_array_equal(resumed.history["lr"], uninterrupted.history["lr"])
+    np.testing.assert_array_equal(resumed.history["train_loss"], uninterrupted.history["train_loss"])
+    for key, value in uninterrupted.best_state.items():
+        assert torch.equal(value, resumed.best_state[key]), key
+
+
+def test_bad_schedule_options_are_named():
+    with pytest.raises(ValueError, match="scheduler"):
+        TrainerConfig.from_dict({"scheduler": "linear"})
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        TrainerConfig.from_dict({"scheduler": "warmup_cosine", "warmup_fraction": 1.5})
+
+
+# ------------------------------------------------------------------------------- ridge start
+
+def test_ridge_initialise_reproduces_the_ridge_prediction():
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.train import ridge_initialise
+
+    train = _dataset(96, 1)
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12).eval()
+    alpha = ridge_initialise(model, train)
+    flat = train.x.reshape(len(train.x), -1).numpy()
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(flat, train.y.numpy().astype(float))
+    assert alpha == ridge.alpha_
+    with torch.no_grad():
+        np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(flat), rtol=1e-4, atol=1e-4)
+
+
+def test_ridge_init_keeps_the_ridge_start_unless_an_epoch_beats_it():
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
+    config = TrainerConfig(epochs=3, batch_size=16, lr=0.0, ridge_init=True, patience=100)
+    result = fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
+    # lr 0 never changes the weights, so no epoch improves on epoch 0 (the pure ridge model) here
+    assert result.best_epoch == 0
+    assert torch.count_nonzero(result.best_state["decoder.weight"]) == 0  # epoch 0: the network is switched off
+    assert torch.count_nonzero(model.decoder.weight) > 0  # training ran with the network's own decoder weights
+    assert torch.equal(result.best_state["skip"], model.skip.detach())
+
+
+def test_ridge_init_needs_a_linear_skip_model():
+    from lyra.train import ridge_initialise
+
+    with pytest.raises(ValueError, match="linear_skip"):
+        ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))
+
+
+def test_ridge_candidate_returns_the_better_of_training_and_ridge():
+    from lyra.train import ridge_initialise
+
+    def run(lr, candidate):
+        torch.manual_seed(0)
+        model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
+        config = TrainerConfig(epochs=3, batch_size=16, lr=lr, ridge_candidate=candidate, patience=100, seed=3)
+        return fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
+
+    for lr in (0.0, 0.01):
+        plain, with_candidate = run(lr, False), run(lr, True)
+        # training itself is untouched by the candidate
+        np.testing.assert_array_equal(plain.history["train_loss"], with_candidate.history["train_loss"])
+        ridge_model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12).eval()
+        ridge_initialise(ridge_model, _dataset(96, 1))
+        valid = _dataset(48, 2)
+        ridge_score = spearmanr(valid.y.numpy(), predict_outputs(ridge_model, valid.x, valid.mask, 64, "cpu")[:, 0]).statistic
+        assert with_candidate.best_score == pytest.approx(max(plain.best_score, ridge_score), abs=1e-6)
+        assert (with_candidate.best_epoch == 0) == (ridge_score > plain.best_score)
