@@ -303,7 +303,12 @@ def fit(
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
         else:
             log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
-    if config.ridge_init and resumed_from == 0:
+    # the ridge options act on a Lyra with the one-hot skip head; a task's trainer block is
+    # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore them
+    has_skip = getattr(model, "skip", None) is not None
+    if (config.ridge_init or config.ridge_candidate) and not has_skip:
+        log.info("trainer.ridge_init/ridge_candidate ignored: %s has no linear_skip head", type(model).__name__)
+    if config.ridge_init and has_skip and resumed_from == 0:
         if task_type in CLASSIFICATION:
             raise ValueError("trainer.ridge_init is for regression tasks only")
         decoder_weight = model.decoder.weight.detach().clone()
@@ -372,7 +377,7 @@ def fit(
             break
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
-    if config.ridge_candidate:
+    if config.ridge_candidate and has_skip:
         if task_type in CLASSIFICATION:
             raise ValueError("trainer.ridge_candidate is for regression tasks only")
         candidate = copy.deepcopy(model)

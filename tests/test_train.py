@@ -224,3 +224,13 @@ def test_ridge_candidate_returns_the_better_of_training_and_ridge():
         ridge_score = spearmanr(valid.y.numpy(), predict_outputs(ridge_model, valid.x, valid.mask, 64, "cpu")[:, 0]).statistic
         assert with_candidate.best_score == pytest.approx(max(plain.best_score, ridge_score), abs=1e-6)
         assert (with_candidate.best_epoch == 0) == (ridge_score > plain.best_score)
+
+
+def test_ridge_options_leave_models_without_a_skip_head_untouched():
+    """A task's trainer block is shared by every model trained on it: the CNN or a Lyra
+    without linear_skip train exactly as without the ridge options."""
+    _, plain = _run()
+    for option in ("ridge_candidate", "ridge_init"):
+        _, with_option = _run(**{option: True})
+        assert with_option.best_epoch == plain.best_epoch and with_option.best_score == plain.best_score
+        np.testing.assert_array_equal(plain.history["train_loss"], with_option.history["train_loss"])
