@@ -105,29 +105,23 @@ def normalise_sequences(
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise LyraInputError(source, where(int(empty[0])), "empty sequence")
-    if length is not None:
-        wrong = np.flatnonzero(lengths != length)
-        if wrong.size:
-            i = int(wrong[0])
-            raise LyraInputError(
-                source, where(i), f"sequence length {lengths[i]}, but every sequence must have length {length} "
-                f"(key length); {wrong.size} sequences differ"
-            )
-    if min_length is not None:
-        too_short = np.flatnonzero(lengths < min_length)
-        if too_short.size:
-            i = int(too_short[0])
-            raise LyraInputError(
-                source, where(i), f"sequence length {lengths[i]} is below min_length {min_length}; "
-                f"{too_short.size} sequences are shorter"
-            )
-    if max_length is not None:
-        too_long = np.flatnonzero(lengths > max_length)
-        if too_long.size:
-            i = int(too_long[0])
-            raise LyraInputError(
-                source, where(i), f"sequence length {lengths[i]} exceeds max_length {max_length}"
-            )
+    # (limit, rows that break it, message): the first offending record is the error
+    length_rules = [
+        (length, lambda: lengths != length,
+         lambda n, k: f"sequence length {n}, but every sequence must have length {length} (key length); "
+                      f"{k} sequences differ"),
+        (min_length, lambda: lengths < min_length,
+         lambda n, k: f"sequence length {n} is below min_length {min_length}; {k} sequences are shorter"),
+        (max_length, lambda: lengths > max_length,
+         lambda n, k: f"sequence length {n} exceeds max_length {max_length}"),
+    ]
+    for limit, offends, message in length_rules:
+        if limit is None:
+            continue
+        bad = np.flatnonzero(offends())
+        if bad.size:
+            i = int(bad[0])
+            raise LyraInputError(source, where(i), message(lengths[i], bad.size))
     record_of = np.repeat(np.arange(len(seqs)), lengths)
 
     lower = (chars >= ord("a")) & (chars <= ord("z"))
