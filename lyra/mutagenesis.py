@@ -6,6 +6,10 @@ reference's; ``effect_std`` is the spread across members of the members' own eff
 (each member's mutant score minus its own reference score), ``std`` the spread of the
 mutant scores themselves. ``mutant_effects`` is the one place both the ISM and the
 variant scoring (``lyra.variants``) compute these columns.
+
+For a k-fold task, ``cross_validated_map`` takes each substitution's effect from the
+fold model that did not train on it and compares the map with the measured single
+mutants: a check that the map means something beyond the training rows.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from lyra.alphabets import get_alphabet
 from lyra.encode import normalise_sequences
 from lyra.ensemble import Ensemble
 from lyra.errors import LyraInputError
-from lyra.plots import mutagenesis_heatmap
-from lyra.results import write_table
+from lyra.metrics import spearman
+from lyra.plots import mutagenesis_comparison, mutagenesis_heatmap
+from lyra.results import write_json, write_table
 
 ISM_COLUMNS = ["reference_id", "position", "wt", "mut", "score", "effect", "std", "effect_std"]
 
@@ -43,14 +48,24 @@ def substitutions(reference: str, alphabet: str, include_wild_type: bool = False
     return pd.DataFrame(rows, columns=["position", "wt", "mut"])
 
 
+def member_effects(ensemble: Ensemble, reference: str, sequences: list[str], score_class: str | None = None,
+                   device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's scores of ``sequences`` and their effects (score minus the member's own
+    score of ``reference``), both (members, sequences), from one ensemble call."""
+    members = ensemble.scores([reference, *sequences], score_class, device)
+    return members[:, 1:], members[:, 1:] - members[:, :1]
+
+
 def mutant_effects(ensemble: Ensemble, reference: str, sequences: list[str], score_class: str | None = None,
                    device: str | None = None) -> pd.DataFrame:
-    """``score``, ``std``, ``effect``, ``effect_std`` of ``sequences`` against ``reference``,
-    all scored in one ensemble call (see the module docstring)."""
-    members = ensemble.scores([reference, *sequences], score_class, device)
-    mutant, base = members[:, 1:], members[:, :1]
-    return pd.DataFrame({"score": mutant.mean(axis=0), "std": mutant.std(axis=0),
-                         "effect": (mutant - base).mean(axis=0), "effect_std": (mutant - base).std(axis=0)})
+    """``score``, ``std``, ``effect``, ``effect_std`` of ``sequences`` against ``reference``
+    (see the module docstring)."""
+    return _summarise(*member_effects(ensemble, reference, sequences, score_class, device))
+
+
+def _summarise(scores: np.ndarray, effects: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"score": scores.mean(axis=0), "std": scores.std(axis=0),
+                         "effect": effects.mean(axis=0), "effect_std": effects.std(axis=0)})
 
 
 def reference_score(ensemble: Ensemble, reference: str, score_class: str | None = None,
@@ -64,12 +79,72 @@ def saturation_mutagenesis(ensemble: Ensemble, reference: str, reference_id: str
                            include_wild_type: bool = False, score_class: str | None = None,
                            device: str | None = None) -> pd.DataFrame:
     """The ISM table (``ISM_COLUMNS``) of one normalised reference sequence."""
+    return _ism(ensemble, reference, reference_id, include_wild_type, score_class, device)[0]
+
+
+def _ism(ensemble: Ensemble, reference: str, reference_id: str, include_wild_type: bool, score_class: str | None,
+         device: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ISM table and each member's effects (members, substitutions)."""
     table = substitutions(reference, ensemble.alphabet, include_wild_type)
     sequences = [reference[:p - 1] + m + reference[p:] for p, m in zip(table["position"], table["mut"])]
-    effects = mutant_effects(ensemble, reference, sequences, score_class, device)
-    table = pd.concat([table, effects], axis=1)
+    scores, effects = member_effects(ensemble, reference, sequences, score_class, device)
+    table = pd.concat([table, _summarise(scores, effects)], axis=1)
     table.insert(0, "reference_id", reference_id)
-    return table[ISM_COLUMNS]
+    return table[ISM_COLUMNS], effects
+
+
+def measured_singles(records: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The rows of ``records`` (prepared table: sequence, target, fold) that are single
+    substitutions of ``reference``: ``position`` (1-based), ``wt``, ``mut``, ``target``,
+    ``fold``. Rows of another length, multi-mutants and the reference itself are left out."""
+    rows = []
+    for sequence, target, fold in zip(records["sequence"], records["target"], records["fold"]):
+        if len(sequence) != len(reference):
+            continue
+        diff = [i for i, (a, b) in enumerate(zip(sequence, reference)) if a != b]
+        if len(diff) == 1:
+            rows.append((diff[0] + 1, reference[diff[0]], sequence[diff[0]], float(target), int(fold)))
+    return pd.DataFrame(rows, columns=["position", "wt", "mut", "target", "fold"])
+
+
+def held_out_folds(singles: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """For each substitution of ``table`` (position, mut), the fold whose model never trained
+    on it, or -1: a measured substitution's own test fold; an unmeasured one, the fold
+    that holds every measured substitution of its position out (position-held-out schemes
+    such as ProteinGym's modulo and contiguous folds), if there is exactly one."""
+    per_position = singles.groupby("position")["fold"].agg(lambda f: f.iloc[0] if f.nunique() == 1 else -1)
+    per_substitution = singles.groupby(["position", "mut"])["fold"].agg(
+        lambda f: f.iloc[0] if f.nunique() == 1 else -1)
+    folds = [per_substitution.get((p, m), per_position.get(p, -1)) for p, m in zip(table["position"], table["mut"])]
+    return np.asarray(folds, dtype=int)
+
+
+def cross_validated_map(ensemble: Ensemble, reference: str, records: pd.DataFrame, reference_id: str = "reference",
+                        score_class: str | None = None, device: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """The ISM of a k-fold task's fold models (member k trained without test fold k) with
+    three more columns: ``cv_fold`` and ``cv_effect`` (the effect by the model of the fold
+    that held the substitution out, see ``held_out_folds``; NaN where none did) and
+    ``measured`` (the measured target of that single substitution, NaN if unmeasured);
+    and the check: the Spearman of ``cv_effect`` against ``measured`` over the measured
+    singles (the map's out-of-fold agreement with the experiment) beside that of the
+    ensemble ``effect`` (in sample: the other folds trained on those rows)."""
+    table, effects = _ism(ensemble, reference, reference_id, False, score_class, device)
+    singles = measured_singles(records, reference)
+    folds = held_out_folds(singles, table)
+    folds[folds >= len(ensemble)] = -1
+    table["cv_fold"] = folds
+    table["cv_effect"] = np.where(folds >= 0, effects[np.maximum(folds, 0), np.arange(len(table))], np.nan)
+    measured = singles.groupby(["position", "mut"])["target"].mean()
+    table["measured"] = [measured.get((p, m), np.nan) for p, m in zip(table["position"], table["mut"])]
+    scored = table.dropna(subset=["cv_effect", "measured"])
+    check = {
+        "measured_singles": int(table["measured"].notna().sum()),
+        "n": len(scored),
+        "positions": int(scored["position"].nunique()),
+        "spearman_cross_validated": spearman(scored["measured"], scored["cv_effect"]).to_json(),
+        "spearman_in_sample": spearman(scored["measured"], scored["effect"]).to_json(),
+    }
+    return table, check
 
 
 def write_mutagenesis(ensemble: Ensemble, references: list[tuple[str, str]], out: str | Path,
@@ -129,3 +204,27 @@ def effect_matrix(ism: pd.DataFrame, letters: str) -> np.ndarray:
     wild_type = (ism["mut"] == ism["wt"]).to_numpy()
     matrix[rows[wild_type], ism["position"].to_numpy()[wild_type] - 1] = np.nan
     return matrix
+
+
+def write_cross_validated_map(ensemble: Ensemble, reference: tuple[str, str], records: pd.DataFrame,
+                              out: str | Path, heatmap: str | Path, comparison: str | Path,
+                              check_path: str | Path) -> dict:
+    """``cross_validated_map`` of one (id, normalised sequence) reference: the table at
+    ``out``, the ensemble map at ``heatmap`` (as ``write_mutagenesis``), the cross-validated
+    map above the measured scores at ``comparison`` (the check's Spearman in the title),
+    the check at ``check_path`` (JSON). Returns the check."""
+    ref_id, sequence = reference
+    table, check = cross_validated_map(ensemble, sequence, records, ref_id)
+    letters = get_alphabet(ensemble.alphabet).letters
+    title = f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
+    mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, heatmap, title)
+    value = check["spearman_cross_validated"]
+    shown = f"{value['value']:.3f}" if not value["undefined"] else f"undefined ({value['reason']})"
+    title = (f"{ref_id}: cross-validated mutagenesis map (each substitution by the fold model that held it "
+             f"out)\nSpearman with the {check['n']} measured singles = {shown}")
+    mutagenesis_comparison(effect_matrix(table.assign(effect=table["cv_effect"]), letters),
+                           effect_matrix(table.assign(effect=table["measured"]), letters),
+                           sequence, letters, comparison, title)
+    write_table(table, out)
+    write_json(check, check_path)
+    return check

@@ -258,36 +258,58 @@ def mutagenesis_heatmap(effects: np.ndarray, reference: str, letters: str, path,
     scored) as a heatmap: a diverging colour map centred at 0 (red above the reference,
     blue below), the wild-type letter of each position marked with a dot and written
     above its column; sequences longer than ``row_length`` wrap onto several rows."""
-    length = effects.shape[1]
-    n_rows = max(1, math.ceil(length / row_length))
-    finite = np.abs(effects[np.isfinite(effects)])
-    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    return _position_maps([(effects, 0.0, "effect (mutant - reference)")], reference, letters, path, title,
+                          row_length)
+
+
+def mutagenesis_comparison(predicted: np.ndarray, measured: np.ndarray, reference: str, letters: str, path,
+                           title: str = "", row_length: int = 100) -> Path:
+    """A predicted effect map (centred at 0) above the measured scores of the same
+    substitutions (centred at their median; grey where not measured), block by block, laid
+    out as ``mutagenesis_heatmap``."""
+    centre = float(np.nanmedian(measured)) if np.isfinite(measured).any() else 0.0
+    return _position_maps([(predicted, 0.0, "predicted effect"), (measured, centre, "measured score")],
+                          reference, letters, path, title, row_length)
+
+
+def _position_maps(panels: list[tuple[np.ndarray, float, str]], reference: str, letters: str, path, title: str,
+                   row_length: int) -> Path:
+    """Letters x positions maps (matrix, colour centre, label), each with its own diverging
+    colour scale, drawn one under the other for every block of ``row_length`` positions."""
+    length = panels[0][0].shape[1]
+    n_blocks = max(1, math.ceil(length / row_length))
+    n_rows = n_blocks * len(panels)
     width = min(row_length, length)
     cell, gap = 0.14, 0.6  # inches per cell; between rows, room for the letters and the positions
     height = len(letters) * cell
     fig = Figure(figsize=(max(4.0, width * cell + 2.0), n_rows * height + (n_rows - 1) * gap + 1.0))
     axes = fig.subplots(n_rows, 1, squeeze=False, gridspec_kw={"hspace": gap / height})[:, 0]
     cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
-    image = None
-    for row, ax in enumerate(axes):
-        start, end = row * row_length, min(length, (row + 1) * row_length)
-        image = ax.imshow(effects[:, start:end], aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
-                          extent=(start + 0.5, end + 0.5, len(letters) - 0.5, -0.5))
-        wild = [(p, letters.index(reference[p - 1])) for p in range(start + 1, end + 1)
-                if reference[p - 1] in letters]
-        ax.scatter([p for p, _ in wild], [i for _, i in wild], s=4, c="k", marker="o", linewidths=0)
-        ax.set_yticks(range(len(letters)), list(letters), fontsize=5)
-        ax.set_xlim(start + 0.5, start + width + 0.5)
-        ticks = [p for p in range(start + 1, end + 1) if p % 10 == 0 or p == start + 1]
-        ax.set_xticks(ticks, [str(p) for p in ticks], fontsize=6)
-        top = ax.secondary_xaxis("top")
-        top.set_xticks(range(start + 1, end + 1), list(reference[start:end]), fontsize=5)
-        top.tick_params(length=0, pad=1)
-        ax.tick_params(length=2)
+    for index, (matrix, centre, label) in enumerate(panels):
+        finite = np.abs(matrix[np.isfinite(matrix)] - centre)
+        limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        norm = TwoSlopeNorm(vcenter=centre, vmin=centre - limit, vmax=centre + limit)
+        panel_axes = [axes[block * len(panels) + index] for block in range(n_blocks)]
+        image = None
+        for block, ax in enumerate(panel_axes):
+            start, end = block * row_length, min(length, (block + 1) * row_length)
+            image = ax.imshow(matrix[:, start:end], aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
+                              extent=(start + 0.5, end + 0.5, len(letters) - 0.5, -0.5))
+            wild = [(p, letters.index(reference[p - 1])) for p in range(start + 1, end + 1)
+                    if reference[p - 1] in letters]
+            ax.scatter([p for p, _ in wild], [i for _, i in wild], s=4, c="k", marker="o", linewidths=0)
+            ax.set_yticks(range(len(letters)), list(letters), fontsize=5)
+            ax.set_ylabel(label if len(panels) > 1 else "", fontsize=6)
+            ax.set_xlim(start + 0.5, start + width + 0.5)
+            ticks = [p for p in range(start + 1, end + 1) if p % 10 == 0 or p == start + 1]
+            ax.set_xticks(ticks, [str(p) for p in ticks], fontsize=6)
+            top = ax.secondary_xaxis("top")
+            top.set_xticks(range(start + 1, end + 1), list(reference[start:end]), fontsize=5)
+            top.tick_params(length=0, pad=1)
+            ax.tick_params(length=2)
+        bar = fig.colorbar(image, cax=panel_axes[0].inset_axes((1.01, 0.0, 0.012, 1.0)))
+        bar.set_label(label, fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     axes[-1].set_xlabel("position (dots: wild type)", fontsize=7)
     axes[0].set_title(title, fontsize=8, pad=10)
-    bar = fig.colorbar(image, ax=list(axes), shrink=min(1.0, 0.9 / n_rows + 0.3), pad=0.01, aspect=15)
-    bar.set_label("effect (mutant - reference)", fontsize=7)
-    bar.ax.tick_params(labelsize=6)
     return save_figure(fig, path)

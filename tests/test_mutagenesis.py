@@ -1,6 +1,8 @@
 """In-silico saturation mutagenesis (lyra.mutagenesis, lyra mutagenesis): every substitution,
 and scores equal to scoring each mutated sequence on its own."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,3 +96,63 @@ def test_effect_matrix_and_wrapped_heatmap(tmp_path):
     assert np.isnan(matrix).sum() == 240
     path = mutagenesis_heatmap(matrix, reference, "ACGT", tmp_path / "h.png", "test", row_length=100)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cross_validated_map_takes_each_effect_from_the_held_out_fold(protein_members, tmp_path):
+    """Members seed0..2 stand for fold models 0..2 of a position-held-out split (fold =
+    position mod 3). Each measured single's cv_effect equals its fold model's score of the
+    mutant minus that model's score of the reference, scored one by one; unmeasured
+    substitutions take their position's fold; the check's Spearman is recomputed by scipy."""
+    from scipy.stats import spearmanr
+
+    from lyra.ensemble import load_ensemble
+    from lyra.mutagenesis import write_cross_validated_map
+
+    reference = pd.read_csv(protein_members / "train.csv")["sequence"].iloc[0]
+    rng = np.random.default_rng(0)
+    rows = []
+    for position in range(1, len(reference) + 1):
+        for mut in rng.choice([c for c in "ACDEFGHIKLMNPQRSTVWY" if c != reference[position - 1]], 4, replace=False):
+            sequence = reference[:position - 1] + mut + reference[position:]
+            rows.append((sequence, rng.normal(), position % 3))
+    double = "W" + reference[1:-1] + "W"
+    rows += [(double, 5.0, 0), (reference + "A", 5.0, 1)]  # a multi-mutant and another length: not singles
+    records = pd.DataFrame(rows, columns=["sequence", "target", "fold"])
+    paths = [protein_members / f"seed{k}" / "model.pt" for k in range(3)]
+    ensemble = load_ensemble([str(p) for p in paths])
+    out = tmp_path / "ism.tsv"
+    check = write_cross_validated_map(ensemble, ("wt", reference), records, out, tmp_path / "ism.png",
+                                      tmp_path / "cv.png", tmp_path / "cv.json")
+    table = pd.read_csv(out, sep="\t")
+    assert len(table) == 19 * len(reference) and (table["cv_fold"] == table["position"] % 3).all()
+    measured = table.dropna(subset=["measured"])
+    assert len(measured) == 4 * len(reference) == check["n"] == check["measured_singles"]
+    base = [_one_by_one([path], reference)[0] for path in paths]
+    for row in measured.sample(10, random_state=1).itertuples():
+        mutant = reference[:row.position - 1] + row.mut + reference[row.position:]
+        fold = row.position % 3
+        assert row.cv_effect == pytest.approx(_one_by_one([paths[fold]], mutant)[0] - base[fold], rel=1e-4, abs=1e-6)
+        assert row.measured == pytest.approx(records.loc[records["sequence"] == mutant, "target"].iloc[0], rel=1e-8)
+    expected = spearmanr(measured["measured"], measured["cv_effect"]).statistic
+    assert check["spearman_cross_validated"]["value"] == pytest.approx(expected, abs=1e-9)
+    assert json.loads((tmp_path / "cv.json").read_text()) == check
+    assert (tmp_path / "cv.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_cross_validated_map_leaves_substitutions_no_fold_held_out_empty(protein_members):
+    """Random folds: a position mutated in two folds has no single held-out model, so its
+    unmeasured substitutions get no cv_effect (cv_fold -1) instead of a leaked one."""
+    from lyra.ensemble import load_ensemble
+    from lyra.mutagenesis import cross_validated_map
+
+    reference = pd.read_csv(protein_members / "train.csv")["sequence"].iloc[0]
+    mutants = [reference[:0] + m + reference[1:] for m in "AC" if m != reference[0]][:2]
+    records = pd.DataFrame({"sequence": mutants, "target": [0.1, 0.2], "fold": [0, 1]})
+    ensemble = load_ensemble([str(protein_members / f"seed{k}" / "model.pt") for k in range(3)])
+    table, check = cross_validated_map(ensemble, reference, records)
+    first = table[table["position"] == 1]
+    assert set(first.loc[first["measured"].notna(), "cv_fold"]) <= {0, 1}
+    assert (first.loc[first["measured"].isna(), "cv_fold"] == -1).all()
+    assert first.loc[first["measured"].isna(), "cv_effect"].isna().all()
+    assert (table.loc[table["position"] > 1, "cv_fold"] == -1).all()
+    assert check["n"] == check["measured_singles"] == 2

@@ -190,9 +190,16 @@ def task_pattern(*task_types):
     )
 
 
-def reference_pattern():
-    """Wildcard pattern matching exactly the tasks that name a ``reference``."""
-    return names_pattern([t for t in TASK_CONFIGS if TASK_CONFIGS[t].reference])
+def reference_pattern(kfold):
+    """Wildcard pattern matching exactly the tasks that name a ``reference`` and are
+    (``kfold`` True) or are not (False) k-fold tasks."""
+    return names_pattern(
+        [
+            t
+            for t in TASK_CONFIGS
+            if TASK_CONFIGS[t].reference and (TASK_CONFIGS[t].n_folds > 1) == kfold
+        ]
+    )
 
 
 def figure_names(task_name):
@@ -204,7 +211,7 @@ def figure_names(task_name):
 
 def all_targets():
     """Every per-task output, each task's figures (and mutagenesis, for a task with a
-    reference), and the summary."""
+    reference; a k-fold one also gets the cross-validated map), and the summary."""
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
@@ -219,6 +226,8 @@ def all_targets():
                     f"results/{task}/{model}/mutagenesis.{kind}"
                     for kind in ("tsv", "png")
                 ]
+            if TASK_CONFIGS[task].reference and TASK_CONFIGS[task].n_folds > 1:
+                targets.append(f"results/{task}/{model}/mutagenesis_cv.json")
     return targets
 
 
