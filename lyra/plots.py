@@ -73,6 +73,41 @@ def scatter_pred_vs_true(pred_df: pd.DataFrame, path, metric_name: str, metric_v
     return save_figure(fig, path)
 
 
+def calibration_plot(y_true: np.ndarray, mean: np.ndarray, std: np.ndarray, calibration: dict, path) -> Path:
+    """How an ensemble's spread tracks its errors on the test rows (``calibration``: the
+    ``lyra.metrics.calibration`` entries): left, |error| against the rescaled std (the
+    variance scale fitted on validation rows) with y = x and y = 2x; right, the share of
+    test rows inside mean +- 1 and 2 rescaled std beside the Gaussian 0.683 and 0.954."""
+    scale = calibration["variance_scale"]["value"]
+    spread = std * (scale if scale is not None else 1.0)
+    error = np.abs(y_true - mean)
+    fig = Figure(figsize=(9, 4))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    left.scatter(spread, error, s=6, alpha=0.4, edgecolors="none")
+    if len(spread):
+        top = float(max(spread.max(), 1e-12))
+        left.plot([0, top], [0, top], "k--", lw=0.8, label="|error| = std")
+        left.plot([0, top], [0, 2 * top], "k:", lw=0.8, label="|error| = 2 std")
+        left.legend(fontsize=7, frameon=False)
+    scale_text = f"{scale:.2f}" if scale is not None else "undefined"
+    left.set_xlabel(f"ensemble std x {scale_text} (scale fitted on validation)")
+    left.set_ylabel("|test error|")
+    left.set_title(f"Spearman(|error|, std) = {_format_value(calibration['spearman_abs_error_std']['value'])}"
+                   f" (n = {len(error)})", fontsize=9)
+    observed = [calibration[f"coverage_{k}sd"]["value"] for k in (1, 2)]
+    positions = np.arange(2)
+    right.bar(positions - 0.2, [0.683, 0.954], 0.4, color="0.75", label="Gaussian, calibrated")
+    right.bar(positions + 0.2, [v if v is not None else 0.0 for v in observed], 0.4, color="C0", label="test rows")
+    for x, value in zip(positions, observed):
+        right.text(x + 0.2, (value or 0.0) + 0.02, _format_value(value), ha="center", fontsize=8)
+    right.set_xticks(positions, ["mean +- 1 std", "mean +- 2 std"])
+    right.set_ylim(0, 1.1)
+    right.set_ylabel("share of test rows inside")
+    right.legend(fontsize=7, frameon=False, loc="upper left")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def _metric_column(history: pd.DataFrame) -> str:
     """The validation metric column: ``valid_metric`` or the one ``valid_<metric>`` column."""
     if "valid_metric" in history.columns:

@@ -148,11 +148,20 @@ def test_figures_are_png_files(run_dir, task, figures):
 
 
 def test_external_set_is_scored_by_lyra_and_left_undefined_for_ridge(run_dir):
-    """Lyra scores sequences longer than its training ones; the ridge model's positional
-    features cannot, so its metric is undefined with the reason, and the run goes on."""
+    """Lyra scores sequences longer than its training ones, as the ensemble of its two
+    members (fold0, seed1); the ridge model's positional features cannot, so its metric
+    is undefined with the reason, and the run goes on."""
     scored = json.loads((run_dir / "results/gb1_relso/lyra/external_longer.json").read_text())
     predictions = pd.read_csv(run_dir / "results/gb1_relso/lyra/external_longer.tsv", sep="\t")
     assert len(predictions) == 40 and (predictions["sequence"].str.len() == 58).all()
+    from lyra.runner import load_model, predict_sequences  # the ensemble of both members, recomputed
+
+    members = []
+    for member in ("fold0", "seed1"):
+        model, meta = load_model(run_dir / f"results/gb1_relso/lyra/{member}/model.pt")
+        members.append(predict_sequences(model, meta, predictions["sequence"].tolist())["y_pred"].to_numpy())
+    assert np.allclose(predictions["y_pred"], np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
+    assert np.allclose(predictions["y_std"], np.std(members, axis=0), rtol=1e-4, atol=1e-6)
     expected = spearmanr(predictions["y_true"], predictions["y_pred"]).statistic
     assert scored["splits"]["test"]["value"]["value"] == pytest.approx(expected, abs=1e-6)
     ridge = json.loads((run_dir / "results/gb1_relso/ridge/external_longer.json").read_text())
@@ -206,6 +215,9 @@ def test_seed_ensemble_metrics_and_calibration(run_dir):
     assert ensemble["calibration"]["spearman_abs_error_std"]["value"] == pytest.approx(expected)
     assert 0 <= ensemble["calibration"]["coverage_1sd"]["value"] <= ensemble["calibration"]["coverage_2sd"]["value"]
     assert "ensemble" not in json.loads((run_dir / "results/gb1_relso/ridge/metrics.json").read_text())
+    figure = run_dir / "results/gb1_relso/lyra/figures/calibration.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert not (run_dir / "results/gb1_relso/ridge/figures/calibration.png").exists()  # one member: no spread
 
 
 def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
@@ -221,7 +233,7 @@ def test_report_is_written(run_dir):
     result = snakemake(run_dir, "--report", "report.html")
     assert result.returncode == 0, result.stderr[-5000:]
     html = (run_dir / "report.html").read_text()
-    assert "splice_uci" in html and "summary" in html and "mutagenesis.png" in html
+    assert "splice_uci" in html and "summary" in html and "mutagenesis.png" in html and "calibration.png" in html
 
 
 def test_lint_finds_nothing():

@@ -202,6 +202,19 @@ def reference_pattern(kfold):
     )
 
 
+def ensemble_pattern():
+    """Wildcard pattern matching exactly the regression tasks that train seed ensembles
+    (``trainer.n_seeds`` > 1): they get a calibration figure."""
+    return names_pattern(
+        [
+            t
+            for t in TASK_CONFIGS
+            if TASK_CONFIGS[t].trainer.n_seeds > 1
+            and not TASK_CONFIGS[t].is_classification
+        ]
+    )
+
+
 def figure_names(task_name):
     """The figures that apply to a task's type."""
     if TASK_CONFIGS[task_name].is_classification:
@@ -210,8 +223,9 @@ def figure_names(task_name):
 
 
 def all_targets():
-    """Every per-task output, each task's figures (and mutagenesis, for a task with a
-    reference; a k-fold one also gets the cross-validated map), and the summary."""
+    """Every per-task output, each task's figures (a seed ensemble's calibration too),
+    mutagenesis for a task with a reference (a k-fold one also gets the cross-validated
+    map), and the summary."""
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
@@ -226,6 +240,8 @@ def all_targets():
                     f"results/{task}/{model}/mutagenesis.{kind}"
                     for kind in ("tsv", "png")
                 ]
+            if len(seeds(task, model)) and not TASK_CONFIGS[task].is_classification:
+                targets.append(f"results/{task}/{model}/figures/calibration.png")
             if TASK_CONFIGS[task].reference and TASK_CONFIGS[task].n_folds > 1:
                 targets.append(f"results/{task}/{model}/mutagenesis_cv.json")
     return targets

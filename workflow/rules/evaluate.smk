@@ -28,7 +28,7 @@ rule external_test:
                 wildcards.task, external_sets(wildcards.task)[wildcards.name]["input"]
             ).values()
         ),
-        model="results/{task}/{model}/fold0/model.pt",
+        models=member_files("model.pt"),
     output:
         metrics="results/{task}/{model}/external_{name}.json",
         predictions="results/{task}/{model}/external_{name}.tsv",

@@ -66,6 +66,27 @@ rule figures_classification:
         "../scripts/figures.py"
 
 
+rule figure_calibration:
+    input:
+        predictions=member_files("predictions.tsv"),
+        metrics="results/{task}/{model}/metrics.json",
+    output:
+        report(
+            "results/{task}/{model}/figures/calibration.png",
+            caption="../report/calibration.rst",
+            category="{task}",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/{task}/{model}/figure_calibration.log",
+    wildcard_constraints:
+        task=ensemble_pattern(),
+    conda:
+        "../envs/lyra.yaml"
+    script:
+        "../scripts/figure_calibration.py"
+
+
 rule summary:
     input:
         metrics=expand("results/{task}/{model}/metrics.json", task=TASKS, model=MODELS),

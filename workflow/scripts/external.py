@@ -1,4 +1,6 @@
-"""Score an external test set with a task's fold-0 model (rule ``external_test``).
+"""Score an external test set with every model of a task (rule ``external_test``): its
+folds and seed members as an ensemble (lyra.ensemble), the mean as the prediction, the
+std and each member's prediction beside it (one model: its own prediction, std 0).
 
 The set was never used for training or model selection; its rows all count as test
 rows, and the metrics have the same form as ``metrics.json``. A model that cannot score
@@ -14,8 +16,8 @@ from lyra.config import Task
 from lyra.data import load_records
 from lyra.errors import exit_on_input_error
 from lyra.provenance import collect
+from lyra.ensemble import load_ensemble, prediction_table
 from lyra.results import evaluate_task, unscored_evaluation, write_json, write_predictions
-from lyra.runner import load_model, predict_sequences
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
@@ -23,16 +25,20 @@ exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback
 started = time.perf_counter()
 task = Task.from_dict(snakemake.params.task)
 records = load_records(task, ".")
-model, meta = load_model(snakemake.input.model)
+ensemble = load_ensemble(list(snakemake.input.models))
+if ensemble.classes and not task.classes:  # the prob_<class>_std columns are not classes
+    task = task.replace(classes=tuple(ensemble.classes))
 predictions = records[["id", "sequence"]].assign(split="test", fold=0, y_true=records["target"].to_numpy())
-reason = model.unscorable_reason(records["sequence"].tolist())
+reason = ensemble.unscorable_reason(records["sequence"].tolist())
 if reason:
     logging.warning("%s: not scored: %s", snakemake.wildcards.name, reason)
     predictions["y_pred"] = float("nan")
 else:
-    outputs = predict_sequences(model, meta, records["sequence"].tolist(), ids=records["id"].tolist())
+    prediction = ensemble.predict(records["sequence"].tolist(), ids=records["id"].astype(str).tolist())
+    outputs = prediction_table(prediction)
     for column in outputs.columns:
         predictions[column] = outputs[column].to_numpy()
+    logging.info("%s: scored by %d model(s): %s", snakemake.wildcards.name, len(ensemble), ", ".join(ensemble.names))
 write_predictions(predictions, snakemake.output.predictions)
 
 result = {
@@ -54,10 +60,10 @@ else:
         )
     )
 result["provenance"] = collect(
-    [Path(p) for p in [*snakemake.input.data, snakemake.input.model]],
+    [Path(p) for p in [*snakemake.input.data, *snakemake.input.models]],
     task.to_dict(),
     seed=task.seed,
-    device=model.device(),
+    device=ensemble.models[0].device(),
     wall_time_s=time.perf_counter() - started,
 )
 write_json(result, snakemake.output.metrics)
