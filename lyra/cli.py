@@ -158,7 +158,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     ids, sequences = _read_sequences(args.input, args.format, args.no_header, args.column_names,
                                      args.sequence_column, args.id_column)
     normalised, _ = normalise_sequences(sequences, ids, ensemble.alphabet, ensemble.ambiguous,
-                                        t_as_u=ensemble.t_as_u, source=str(args.input))
+                                        t_as_u=ensemble.t_as_u, source=str(args.input), **ensemble.input_rules)
     frame = prediction_table(ensemble.predict(normalised, device=args.device, ids=ids))
     frame.insert(0, "sequence", normalised)
     frame.insert(0, "id", ids)

@@ -81,13 +81,15 @@ class Ensemble:
         self.models, self.metas, self.names = models, metas, names
         first = metas[0]
         for name, meta in zip(names, metas):
-            for key in ("alphabet", "task_type", "classes"):
+            for key in ("alphabet", "task_type", "classes", "input_rules"):
                 if meta.get(key) != first.get(key):
                     raise ValueError(f"ensemble member {name} has {key} {meta.get(key)!r}, "
                                      f"member {names[0]} has {first.get(key)!r}")
         self.alphabet, self.task_type = first["alphabet"], first["task_type"]
         self.ambiguous, self.t_as_u = first["ambiguous"], first.get("t_as_u", False)
         self.classes = first["classes"]
+        # length / min_length / ambiguous_allowed of the task (model files from before: none)
+        self.input_rules = first.get("input_rules") or {}
 
     def __len__(self) -> int:
         return len(self.models)

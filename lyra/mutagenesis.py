@@ -171,9 +171,10 @@ def normalise_reference(sequence: str, ensemble: Ensemble, source: str = "refere
                         name: str = "reference") -> str:
     """The reference upper-cased and checked against the models' alphabet (LyraInputError
     naming ``source`` and the letter otherwise); ambiguity codes are refused, since a
-    substitution needs a definite wild-type letter."""
+    substitution needs a definite wild-type letter. The task's length rules apply."""
+    rules = {key: value for key, value in ensemble.input_rules.items() if key != "ambiguous_allowed"}
     normalised, _ = normalise_sequences([sequence], [name], ensemble.alphabet, "error", t_as_u=ensemble.t_as_u,
-                                        source=source)
+                                        source=source, **rules)
     return normalised[0]
 
 

@@ -126,6 +126,9 @@ def train_fold(
         "alphabet": task.alphabet,
         "ambiguous": task.ambiguous,
         "t_as_u": task.t_as_u,
+        # the task's own input rules, which new sequences given to `lyra predict` must meet too
+        "input_rules": {"length": task.length, "min_length": task.min_length,
+                        "ambiguous_allowed": task.ambiguous_allowed},
         "task_type": task.task_type,
         "classes": classes,
         "scaler": scaler.to_dict(),

@@ -94,3 +94,27 @@ def test_missing_column_is_named(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "'sequence'" in err and "t.csv" in err
+
+
+def test_predict_applies_the_tasks_length_rule(tmp_path, capsys):
+    """A model trained on a task with ``length: 10`` refuses a sequence of another length at
+    predict time, with one line naming the file and the record, and writes nothing."""
+    data = epistasis_landscape(120, 10, alphabet="dna", orders=(1,), n_terms=(8,), noise=0.0, seed=3)
+    data.to_csv(tmp_path / "landscape.csv", index=False)
+    (tmp_path / "config.yaml").write_text(
+        f"data_root: {tmp_path}\nmodel: {{d_model: 8, d_state: 4}}\ntrainer: {{epochs: 1}}\n"
+        "tasks:\n  syn:\n    input: {format: csv, path: landscape.csv}\n"
+        "    columns: {sequence: sequence, target: target, id: id}\n    length: 10\n"
+        "    alphabet: dna\n    task_type: regression\n    split: {scheme: random, fractions: [0.8, 0.1, 0.1]}\n")
+    assert main(["train", "--config", str(tmp_path / "config.yaml"), "--task", "syn", "--out-dir",
+                 str(tmp_path / "run"), "--quiet"]) == 0
+    good = tmp_path / "good.fasta"
+    good.write_text(f">a\n{data['sequence'][0]}\n")
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(good), "--out", str(tmp_path / "a.tsv")]) == 0
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(f">a\n{data['sequence'][0]}\n>b\n{data['sequence'][1]}A\n")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(bad), "--out", str(tmp_path / "b.tsv")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "bad.fasta" in error and "record 'b'" in error and "length" in error
+    assert not (tmp_path / "b.tsv").exists()
