@@ -6,9 +6,11 @@
 The model is an untrained Lyra of the GB1 configuration (d_model 64, d_state 64: 47,169
 parameters; the speed does not depend on the weights), wrapped as an ensemble of
 ``--members`` copies, scored through ``lyra.mutagenesis.saturation_mutagenesis`` (the
-code path of ``lyra mutagenesis``: mutant strings, chunked one-hot encoding, batched
-forward passes). Prints one JSON line: wall time, mutants/s, machine load. A benchmark,
-not a test: nothing asserts on a time.
+code path of ``lyra mutagenesis``: Lyra's single-substitution fast path,
+``lyra.model.Lyra.substitution_outputs``); ``--compare`` also times scoring every mutant
+as a full sequence (chunked one-hot encoding, batched forward passes) in the same run.
+Prints one JSON line: wall time, mutants/s, machine load. A benchmark, not a test:
+nothing asserts on a time.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 from lyra.alphabets import get_alphabet
 from lyra.ensemble import Ensemble
 from lyra.models import build
-from lyra.mutagenesis import saturation_mutagenesis
+from lyra.mutagenesis import mutant_effects, saturation_mutagenesis
 from lyra.transforms import TargetScaler
 
 
@@ -35,6 +37,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1, help="ensemble members (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also score every mutant as a full sequence (the path without Lyra's fast one) and "
+                             "report both times and their ratio")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     letters = get_alphabet("protein").letters
@@ -51,12 +56,20 @@ def main() -> None:
     started = time.perf_counter()
     table = saturation_mutagenesis(ensemble, reference, device=args.device)
     seconds = time.perf_counter() - started
-    print(json.dumps({
+    result = {
         "length": args.length, "mutants": len(table), "members": args.members, "threads": args.threads,
         "device": args.device, "seconds": round(seconds, 2), "mutants_per_s": round(len(table) / seconds, 1),
-        "load_average_after": os.getloadavg(), "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-    }))
+    }
+    if args.compare:  # the same substitutions as full sequences, one forward pass each
+        sequences = [reference[:p - 1] + m + reference[p:] for p, m in zip(table["position"], table["mut"])]
+        started = time.perf_counter()
+        generic = mutant_effects(ensemble, reference, sequences, device=args.device)
+        result["full_forward_seconds"] = round(time.perf_counter() - started, 2)
+        result["speedup"] = round(result["full_forward_seconds"] / seconds, 2)
+        result["max_abs_effect_difference"] = float(np.abs(generic["effect"].to_numpy() - table["effect"].to_numpy()).max())
+    result.update({"load_average_after": os.getloadavg(), "cpu": platform.processor() or platform.machine(),
+                   "torch": torch.__version__})
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

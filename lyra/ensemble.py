@@ -24,7 +24,7 @@ from lyra.devices import select_device
 from lyra.errors import LyraInputError
 from lyra.metrics import calibration
 from lyra.results import evaluate_task
-from lyra.runner import load_model, predict_sequences
+from lyra.runner import load_model, predict_sequences, predict_substitutions
 
 CHUNK_LETTERS = 2_000_000  # sequences x length encoded at once (protein: 160 MB of one-hot)
 
@@ -143,6 +143,27 @@ class Ensemble:
         if str(score_class) not in map(str, self.classes):
             raise ValueError(f"score class {score_class!r} is not one of the model's classes {self.classes}")
         return [str(c) for c in self.classes].index(str(score_class))
+
+    def substitution_scores(self, reference: str, positions: list[int], letters: list[str],
+                            score_class: str | None = None, device: str | None = None) -> np.ndarray:
+        """Each member's score, (m, 1 + n), of the normalised ``reference`` (column 0) and of
+        its single substitutions (``positions`` 0-based, new ``letters``). A member with a
+        fast path (``lyra.runner.predict_substitutions``: Lyra) uses it, the others score
+        the mutated sequences; both give the scores of ``scores``."""
+        device = str(select_device(device))
+        base = self.scores([reference], score_class, device)
+        index = self.score_index(score_class)
+        column = "y_pred" if index is None else f"prob_{self.classes[index]}"
+        members, sequences = [], None
+        for model, meta, name in zip(self.models, self.metas, self.names):
+            frame = predict_substitutions(model, meta, reference, positions, letters, device)
+            if frame is not None:
+                members.append(frame[column].to_numpy(dtype=np.float64))
+                continue
+            if sequences is None:
+                sequences = [reference[:p] + m + reference[p + 1:] for p, m in zip(positions, letters)]
+            members.append(Ensemble([model], [meta], [name]).scores(sequences, score_class, device)[0])
+        return np.concatenate([base, np.stack(members)], axis=1)
 
     def scores(self, sequences: list[str], score_class: str | None = None,
                device: str | None = None) -> np.ndarray:

@@ -110,6 +110,19 @@ class NeuralModel:
         self.module.to(run_device)
         return predict_outputs(self.module, x, mask, batch_size, run_device, self.precision)
 
+    def substitution_outputs(self, x: torch.Tensor, letters: torch.Tensor, positions: torch.Tensor,
+                             letter_index: torch.Tensor, device: str | None = None) -> np.ndarray | None:
+        """Raw outputs of single substitutions of one encoded sequence ``x`` (L, E) by
+        ``lyra.model.Lyra.substitution_outputs``; None where that fast path does not apply
+        (another architecture, several S4D layers, reduced precision)."""
+        if self.name != "lyra" or len(self.module.s4d_layers) > 1 or self.precision != "fp32":
+            return None
+        run_device = torch.device(device) if device else next(self.module.parameters()).device
+        self.module.to(run_device).eval()
+        out = self.module.substitution_outputs(x.to(run_device), letters.to(run_device), positions.to(run_device),
+                                               letter_index.to(run_device))
+        return out.float().cpu().numpy()
+
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
 

@@ -48,19 +48,12 @@ def substitutions(reference: str, alphabet: str, include_wild_type: bool = False
     return pd.DataFrame(rows, columns=["position", "wt", "mut"])
 
 
-def member_effects(ensemble: Ensemble, reference: str, sequences: list[str], score_class: str | None = None,
-                   device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each member's scores of ``sequences`` and their effects (score minus the member's own
-    score of ``reference``), both (members, sequences), from one ensemble call."""
-    members = ensemble.scores([reference, *sequences], score_class, device)
-    return members[:, 1:], members[:, 1:] - members[:, :1]
-
-
 def mutant_effects(ensemble: Ensemble, reference: str, sequences: list[str], score_class: str | None = None,
                    device: str | None = None) -> pd.DataFrame:
-    """``score``, ``std``, ``effect``, ``effect_std`` of ``sequences`` against ``reference``
-    (see the module docstring)."""
-    return _summarise(*member_effects(ensemble, reference, sequences, score_class, device))
+    """``score``, ``std``, ``effect``, ``effect_std`` of ``sequences`` against ``reference``,
+    all scored in one ensemble call (see the module docstring)."""
+    members = ensemble.scores([reference, *sequences], score_class, device)
+    return _summarise(members[:, 1:], members[:, 1:] - members[:, :1])
 
 
 def _summarise(scores: np.ndarray, effects: np.ndarray) -> pd.DataFrame:
@@ -86,8 +79,9 @@ def _ism(ensemble: Ensemble, reference: str, reference_id: str, include_wild_typ
          device: str | None) -> tuple[pd.DataFrame, np.ndarray]:
     """The ISM table and each member's effects (members, substitutions)."""
     table = substitutions(reference, ensemble.alphabet, include_wild_type)
-    sequences = [reference[:p - 1] + m + reference[p:] for p, m in zip(table["position"], table["mut"])]
-    scores, effects = member_effects(ensemble, reference, sequences, score_class, device)
+    members = ensemble.substitution_scores(reference, (table["position"] - 1).tolist(), table["mut"].tolist(),
+                                           score_class, device)
+    scores, effects = members[:, 1:], members[:, 1:] - members[:, :1]
     table = pd.concat([table, _summarise(scores, effects)], axis=1)
     table.insert(0, "reference_id", reference_id)
     return table[ISM_COLUMNS], effects

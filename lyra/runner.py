@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from lyra import models, results, splits
+from lyra.alphabets import get_alphabet
 from lyra.atomic import atomic_path
 from lyra.config import Task
 from lyra.data import class_labels
@@ -166,6 +167,32 @@ def load_model(path: str | Path) -> tuple[models.NeuralModel | models.RidgeModel
     """Load ``model.pt`` written by ``train_fold``: the fitted model and its metadata."""
     saved = torch.load(path, map_location="cpu", weights_only=False)
     return models.from_saved(saved), saved
+
+
+def predict_substitutions(model, meta: dict, reference: str, positions: list[int], letters: list[str],
+                          device: str | None = None) -> pd.DataFrame | None:
+    """Predictions (as ``predict_sequences``) of the single substitutions of a normalised
+    ``reference``: ``positions`` 0-based, ``letters`` the new letters, by the model's fast
+    path (``substitution_outputs``); None where there is none (then score the mutated
+    sequences with ``predict_sequences``), or where the encoding is not one vector per
+    letter (embeddings from a file)."""
+    fast = getattr(model, "substitution_outputs", None)
+    encoding = meta.get("encoding") or ["onehot"]
+    if fast is None or any(isinstance(part, dict) and "embeddings" in part for part in encoding):
+        return None
+    alphabet = get_alphabet(meta["alphabet"]).letters
+    encoder = encoder_for(encoding, meta["alphabet"])
+    x, mask = one_hot([reference], meta["alphabet"], meta["ambiguous"])
+    x = encoder(x, mask, [""], [reference])[0]
+    table, table_mask = one_hot(list(alphabet), meta["alphabet"], meta["ambiguous"])
+    table = encoder(table, table_mask, [""] * len(alphabet), list(alphabet))[:, 0]
+    index = torch.tensor([alphabet.index(letter) for letter in letters], dtype=torch.long)
+    outputs = fast(x, table, torch.as_tensor(positions, dtype=torch.long), index, device=str(select_device(device)))
+    if outputs is None:
+        return None
+    frame = pd.DataFrame(index=range(len(positions)))
+    _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
+    return frame
 
 
 def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int = 1024,

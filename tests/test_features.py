@@ -106,6 +106,27 @@ def test_training_on_blosum_features_sets_d_input_and_reloads(tmp_path):
     assert np.allclose(again["y_pred"], written["y_pred"], atol=1e-5)
 
 
+def test_lyra_substitution_fast_path_on_blosum_features_equals_scoring_mutants(tmp_path):
+    """predict_substitutions (Lyra's fast single-substitution path) encodes the reference
+    and each letter as training did: on one-hot + BLOSUM62 it equals predict_sequences on
+    the mutated sequences; ridge has no fast path (None)."""
+    from lyra.runner import predict_substitutions
+
+    task = _task(encoding=["onehot", "blosum62"])
+    prepared = splits.assign(_protein_records(), task.split, task.name)
+    train_fold(prepared, task, 0, tmp_path / "lyra", "lyra", progress=False)
+    model, meta = load_model(tmp_path / "lyra" / "model.pt")
+    reference = prepared["sequence"].iloc[0]
+    positions = [p for p in range(len(reference)) for _ in LETTERS]
+    letters = list(LETTERS) * len(reference)
+    fast = predict_substitutions(model, meta, reference, positions, letters)
+    mutants = [reference[:p] + m + reference[p + 1:] for p, m in zip(positions, letters)]
+    expected = predict_sequences(model, meta, mutants)
+    assert np.allclose(fast["y_pred"], expected["y_pred"], rtol=1e-4, atol=1e-5)
+    train_fold(prepared, task, 0, tmp_path / "ridge", "ridge", progress=False)
+    assert predict_substitutions(*load_model(tmp_path / "ridge" / "model.pt"), reference, [0], ["A"]) is None
+
+
 # ---------------------------------------------------------------- onehot_linear
 def test_onehot_linear_learning_rate_follows_proteinnpts_warmup_and_cosine():
     model = OneHotLinearModel(20, 1)

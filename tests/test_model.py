@@ -349,3 +349,44 @@ def test_learned_positions_break_translation_equivariance():
     model = _perturbed(Lyra(4, 1, d_model=8, d_state=4, position_embedding="learned", max_len=32)).eval()
     with torch.no_grad():
         assert not torch.allclose(model(x), model(shifted), atol=1e-3)
+
+
+SUBSTITUTION_CONFIGS = [
+    {}, {"bidirectional": True}, {"pooling": "max"}, {"pgc_residual": True, "conv_kernel_size": 5},
+    {"n_s4d_layers": 0}, {"pgc_expansions": (), "position_embedding": "sinusoidal"},
+    {"position_embedding": "learned", "linear_skip": True, "max_len": 70},
+    {"readout": "flatten", "max_len": 70},
+]
+
+
+@pytest.mark.parametrize("options", SUBSTITUTION_CONFIGS)
+@pytest.mark.parametrize("length", [6, 70])  # 70: the FFT path of the S4D layer; 6: shorter than the patch
+def test_substitution_outputs_equal_forward_on_each_mutant(options, length):
+    """The fast single-substitution path (local patch, shifted kernels) gives what the
+    full forward pass gives on every mutated sequence, at every position incl. the ends."""
+    torch.manual_seed(0)
+    model = Lyra(20, 2, d_model=16, d_state=8, **options).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter += 0.1 * torch.randn_like(parameter)  # nonzero position tables and skip head
+    x = torch.nn.functional.one_hot(torch.randint(0, 20, (length,)), 20).float()
+    letters = torch.randn(20, 20)  # any per-letter input vectors, not only one-hot
+    positions = torch.arange(length).repeat_interleave(20)
+    letter_index = torch.arange(20).repeat(length)
+    order = torch.randperm(len(positions))  # input order must not matter
+    fast = model.substitution_outputs(x, letters, positions[order], letter_index[order])
+    mutated = x.expand(len(positions), -1, -1).clone()
+    mutated[torch.arange(len(positions)), positions[order]] = letters[letter_index[order]]
+    with torch.no_grad():
+        expected = model(mutated)
+    torch.testing.assert_close(fast, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_substitution_outputs_refuse_several_s4d_layers_and_training_mode():
+    x = torch.eye(20)[:5]
+    with pytest.raises(ValueError, match="at most one S4D layer"):
+        Lyra(20, 1, d_model=8, d_state=4, n_s4d_layers=2).eval().substitution_outputs(
+            x, torch.eye(20), torch.tensor([0]), torch.tensor([1]))
+    with pytest.raises(ValueError, match="eval mode"):
+        Lyra(20, 1, d_model=8, d_state=4).train().substitution_outputs(x, torch.eye(20), torch.tensor([0]),
+                                                                       torch.tensor([1]))
