@@ -218,14 +218,24 @@ def _family(task: str) -> str:
     return task.split(":")[0].split("_")[0]
 
 
+def published_tick(status) -> tuple[dict, str]:
+    """Line style and legend label of a best-published tick: dotted for a number quoted
+    from a paper, solid for one verified from files (or of unknown status)."""
+    if status == "quoted":
+        return dict(colors="k", lw=2, linestyles=":"), "best published (quoted)"
+    return dict(colors="k", lw=2), f"best published ({status})" if isinstance(status, str) else "best published"
+
+
 def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
     """Headline metric per task and evaluation set (one row each, grouped by dataset family,
     ``family`` column or the task name's prefix) and model (horizontal bars), with
     bootstrap CI error bars where there is one.
 
-    The best published value is a black tick across the row, the one-hot baseline
-    (``baseline_value``, when given) a grey dashed one; an undefined value reads
-    "undefined" where its bar would be. ``summary_df`` has one row per (task, model)."""
+    The best published value is a black tick across the row (dotted where its
+    ``published_status`` is "quoted" from a paper, solid where it was verified from files),
+    the one-hot baseline (``baseline_value``, when given) a grey dashed one; an undefined
+    value reads "undefined" where its bar would be. ``summary_df`` has one row per (task,
+    model)."""
     duplicated = summary_df.duplicated(["task", "model"])
     if duplicated.any():
         pairs = summary_df.loc[duplicated, ["task", "model"]].values.tolist()
@@ -263,7 +273,7 @@ def summary_barplot(summary_df: pd.DataFrame, path) -> Path:
             if not (math.isnan(low) or math.isnan(high)):
                 xerr = [[max(0.0, value - low)], [max(0.0, high - value)]]  # a percentile CI may miss the point
                 ax.errorbar(value, yb, xerr=xerr, color="k", capsize=1.5, lw=0.7)
-        for column, style, name in (("published_value", dict(colors="k", lw=2), "best published"),
+        for column, style, name in (("published_value", *published_tick(row.get("published_status"))),
                                     ("baseline_value", dict(colors="0.45", lw=1.5, linestyles="--"), "one-hot baseline")):
             reference = _number(row.get(column))
             if not math.isnan(reference):

@@ -153,6 +153,7 @@ def plot_frame(summary: pd.DataFrame, models: list[str]) -> pd.DataFrame:
                 "ci_low": None if kfold else row[f"{model}_ci_low"],
                 "ci_high": None if kfold else row[f"{model}_ci_high"],
                 "published_value": row["published_best"],
+                "published_status": row["published_best_status"],
                 "baseline_value": row["baseline"],
             })
     return pd.DataFrame(rows)

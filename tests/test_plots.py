@@ -108,3 +108,14 @@ def test_summary_barplot_groups_families_and_marks_the_baseline(tmp_path):
         "published_value": [0.8, 0.8, 0.6, 0.6, None, None], "baseline_value": [-0.04, -0.04, None, None, 0.1, 0.1]})
     assert [plots._family(t) for t in summary["task"]] == ["pg", "pg", "flip", "flip", "lafleur", "lafleur"]
     _assert_png(plots.summary_barplot(summary, tmp_path / "families.png"))
+
+
+def test_summary_marks_quoted_and_verified_published_values_differently(tmp_path):
+    quoted, verified, unknown = (plots.published_tick(s) for s in ("quoted", "verified", float("nan")))
+    assert quoted[1] == "best published (quoted)" and quoted[0]["linestyles"] == ":"
+    assert verified[1] == "best published (verified)" and "linestyles" not in verified[0]
+    assert unknown[1] == "best published"
+    summary = pd.DataFrame({"task": ["a", "b"], "model": "lyra", "metric": "spearman", "value": [0.3, 0.4],
+                            "ci_low": None, "ci_high": None, "published_value": [0.5, 0.6],
+                            "published_status": ["quoted", "verified"]})
+    _assert_png(plots.summary_barplot(summary, tmp_path / "status.png"))
