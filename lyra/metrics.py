@@ -304,7 +304,16 @@ def pooled_zscored(predictions: pd.DataFrame, metric: str = "spearman") -> tuple
     This is what proteingym/merge_supervised.py computes from ProteinNPT-style fold
     outputs (predictions and labels in each fold's training-standardised units). Needs the
     train rows of every fold (predictions.tsv has them). Returns (value, test rows pooled).
+
+    Undefined when a fold's test predictions are constant: the pooled value would then
+    rank that fold's rows only by the fold's offset against the others (a model that
+    predicts each fold's training mean gets a nonzero number from the folds' levels alone).
     """
+    constant = [int(fold) for fold, rows in predictions[predictions["split"] == "test"].groupby("fold", sort=True)
+                if len(rows) > 1 and _is_constant(rows["y_pred"].to_numpy(dtype=float))]
+    if constant:
+        return undefined_value(f"predictions are constant within test fold(s) {constant}; pooled over folds, the "
+                               f"value would only rank the folds' offsets"), 0
     truths, preds = [], []
     for fold, rows in predictions.groupby("fold", sort=True):
         test = rows[rows["split"] == "test"]

@@ -253,3 +253,17 @@ def test_pooled_zscored_undefined_without_training_rows():
     frame = _kfold_regression_frame()
     value, n = metrics.pooled_zscored(frame[frame.split == "test"])
     assert value.undefined and "no training targets" in value.reason and n == 0
+
+
+def test_pooled_zscored_undefined_when_a_fold_predicts_a_constant():
+    """A model predicting each fold's training mean ranks nothing within a fold, yet pooled
+    over folds it would get a number from the folds' levels alone: undefined instead."""
+    frame = _kfold_regression_frame()
+    for fold in range(5):
+        rows = frame["fold"] == fold
+        frame.loc[rows, "y_pred"] = frame.loc[rows & (frame.split == "train"), "y_true"].mean() + 0.01 * fold
+    value, _ = metrics.pooled_zscored(frame)
+    assert value.undefined and "constant within test fold(s) [0, 1, 2, 3, 4]" in value.reason
+    frame.loc[(frame.fold == 2) & (frame.split == "test"), "y_pred"] += np.arange(60) * 0.1
+    value, _ = metrics.pooled_zscored(frame)
+    assert value.undefined and "[0, 1, 3, 4]" in value.reason
