@@ -123,6 +123,12 @@ def test_parameter_count_matches_reference():
 def test_prediction_independent_of_batch_padding(bidirectional, pooling, longest):
     torch.manual_seed(3)
     model = Lyra(4, 2, d_model=16, d_state=8, bidirectional=bidirectional, pooling=pooling).eval()
+    _assert_padding_invariant(model, longest)
+
+
+def _assert_padding_invariant(model, longest):
+    """Three one-hot sequences (7, ``longest``, 19 long) padded into one batch with junk
+    beyond each end predict what each predicts alone."""
     lengths = [7, longest, 19]
     x = torch.zeros(3, longest, 4)
     mask = torch.zeros(3, longest, dtype=torch.bool)
@@ -250,19 +256,7 @@ def test_position_options_output_shape(options):
 def test_position_options_prediction_independent_of_batch_padding(options, bidirectional):
     torch.manual_seed(5)
     model = _perturbed(Lyra(4, 2, d_model=16, d_state=8, bidirectional=bidirectional, **options)).eval()
-    longest = 33  # shorter than max_len: flatten/skip must treat the rest as absent
-    lengths = [7, longest, 19]
-    x = torch.zeros(3, longest, 4)
-    mask = torch.zeros(3, longest, dtype=torch.bool)
-    for i, n in enumerate(lengths):
-        x[i, torch.arange(n), torch.randint(0, 4, (n,))] = 1.0
-        x[i, n:] = torch.rand(longest - n, 4)  # junk in the padding must not matter
-        mask[i, :n] = True
-    with torch.no_grad():
-        batched = model(x, mask)
-        for i, n in enumerate(lengths):
-            alone = model(x[i : i + 1, :n])
-            torch.testing.assert_close(batched[i : i + 1], alone, rtol=1e-5, atol=1e-5)
+    _assert_padding_invariant(model, 33)  # shorter than max_len: flatten/skip must treat the rest as absent
 
 
 def test_position_options_parameter_counts():
