@@ -154,11 +154,15 @@ def write_mutagenesis(ensemble: Ensemble, references: list[tuple[str, str]], out
         table = saturation_mutagenesis(ensemble, sequence, ref_id, include_wild_type, score_class, device)
         tables.append(table)
         path = heatmap if len(references) == 1 else heatmap.with_name(f"{heatmap.stem}.{ref_id}{heatmap.suffix}")
-        title = f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
-        mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, path, title, row_length)
+        mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, path,
+                            _heatmap_title(ref_id, ensemble, sequence), row_length)
     table = pd.concat(tables, ignore_index=True)
     write_table(table, out)
     return table
+
+
+def _heatmap_title(ref_id: str, ensemble: Ensemble, sequence: str) -> str:
+    return f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
 
 
 def normalise_reference(sequence: str, ensemble: Ensemble, source: str = "reference",
@@ -211,8 +215,8 @@ def write_cross_validated_map(ensemble: Ensemble, reference: tuple[str, str], re
     ref_id, sequence = reference
     table, check = cross_validated_map(ensemble, sequence, records, ref_id)
     letters = get_alphabet(ensemble.alphabet).letters
-    title = f"{ref_id}: in-silico saturation mutagenesis ({len(ensemble)} model(s), {len(sequence)} positions)"
-    mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, heatmap, title)
+    mutagenesis_heatmap(effect_matrix(table, letters), sequence, letters, heatmap,
+                        _heatmap_title(ref_id, ensemble, sequence))
     value = check["spearman_cross_validated"]
     shown = f"{value['value']:.3f}" if not value["undefined"] else f"undefined ({value['reason']})"
     title = (f"{ref_id}: cross-validated mutagenesis map (each substitution by the fold model that held it "
