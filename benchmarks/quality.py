@@ -27,6 +27,7 @@ from lyra.baselines import ridge_baseline  # noqa: E402
 from lyra.encode import one_hot  # noqa: E402
 from lyra.metrics import METRICS  # noqa: E402
 from lyra.model import Lyra  # noqa: E402
+from lyra.models import lyra_needs_length  # noqa: E402
 from lyra.splits import random_splits  # noqa: E402
 from lyra.synthetic import epistasis_landscape  # noqa: E402
 from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs, seed_everything  # noqa: E402
@@ -103,6 +104,9 @@ SETTINGS = {
     "pos_rinit_recipe": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_init": True, **RECIPE}),
     "pos_skip_rcand": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_candidate": True}),
     "flat_rinit": ({"readout": "flatten", "linear_skip": True}, {"ridge_init": True}),
+    "pos_skip_hid": ({"position_embedding": "learned", "linear_skip": True, "hidden_head": 256}, {}),
+    "pos_skip_hid_rcand": ({"position_embedding": "learned", "linear_skip": True, "hidden_head": 256},
+                           {"ridge_candidate": True}),
 }
 
 
@@ -145,8 +149,7 @@ def main() -> None:
         model_opts, trainer_opts = SETTINGS[args.setting]
         model_opts = {**SHIPPED_MODEL, **model_opts, **parse_extra(args.model)}
         trainer_opts = {**SHIPPED_TRAINER, **trainer_opts, **parse_extra(args.trainer), "seed": args.seed}
-        if any(model_opts.get(k) for k in ("linear_skip",)) or model_opts.get("readout") == "flatten" \
-                or model_opts.get("position_embedding") == "learned":
+        if lyra_needs_length(model_opts):
             model_opts["max_len"] = int(x.shape[1])
         config = TrainerConfig.from_dict(trainer_opts)
         seed_everything(config.seed)

@@ -337,8 +337,15 @@ class Lyra(nn.Module):
       learning rate (and no weight decay); ``TrainerConfig.ridge_init`` starts them from
       the ridge solution.
     - ``pgc_residual``: ``h = h + PGC(h)`` instead of ``h = PGC(h)``.
+    - ``hidden_head=H``: a one-hidden-layer head added to the output,
+      ``V gelu(sum_p x[p] U[p] + A r)`` with ``r`` the pooled (or flattened) features the
+      decoder reads and ``U`` (max_len, d_input, H) per-position input weights. Its hidden
+      units are latent phenotypes, each additive in the sequence plus what the network
+      found, combined non-linearly: pairwise and higher-order epistasis between any two
+      sites, which the local PGC blocks and the pooled S4D features learn slowly. ``V`` is
+      zero-initialised, so training starts from the model without the head.
 
-    ``learned`` positions, ``flatten`` and ``linear_skip`` need ``max_len`` (the longest
+    ``learned`` positions, ``flatten``, ``linear_skip`` and ``hidden_head`` need ``max_len`` (the longest
     sequence they accept; shorter ones are padded through the mask) and raise a
     ``ValueError`` on longer inputs.
     """
@@ -366,6 +373,7 @@ class Lyra(nn.Module):
         pgc_residual: bool = False,
         max_len: int | None = None,
         skip_lr: float | None = None,
+        hidden_head: int | None = None,
     ):
         super().__init__()
         if pooling not in POOLING:
@@ -376,7 +384,8 @@ class Lyra(nn.Module):
             raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
         needs_length = [name for name, on in (("position_embedding='learned'", position_embedding == "learned"),
                                               ("readout='flatten'", readout == "flatten"),
-                                              ("linear_skip=True", linear_skip)) if on]
+                                              ("linear_skip=True", linear_skip),
+                                              ("hidden_head", hidden_head)) if on]
         if needs_length and (max_len is None or int(max_len) < 1):
             raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
         self.pooling, self.readout, self.pgc_residual = pooling, readout, bool(pgc_residual)
@@ -402,6 +411,12 @@ class Lyra(nn.Module):
             self.skip = nn.Parameter(torch.zeros(self.max_len, d_input, d_output))
             if skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
                 self.skip._optim = {"weight_decay": 0.0, "lr": skip_lr}
+        if hidden_head:
+            # one letter per position is on, so sum_p x[p] U[p] has variance max_len * std^2 = 1
+            self.head_input = nn.Parameter(torch.randn(self.max_len, d_input, int(hidden_head)) / math.sqrt(self.max_len))
+            self.head_features = nn.Linear(self.decoder.in_features, int(hidden_head))
+            self.head_output = nn.Linear(int(hidden_head), d_output, bias=False)
+            nn.init.zeros_(self.head_output.weight)
 
     def _check_length(self, length: int) -> None:
         if self._length_limited_by and length > self.max_len:
@@ -437,25 +452,29 @@ class Lyra(nn.Module):
         return h
 
     def _readout(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Pooling (or flatten) and the decoder, plus the linear skip head of ``x``."""
+        """Pooling (or flatten) and the decoder, plus the linear skip and hidden heads of ``x``."""
         length = x.shape[1]
         if self.readout == "flatten":
             if mask is not None:
                 h = h * mask.unsqueeze(-1).to(h.dtype)
-            flat = self.dropout(h.flatten(1))
-            weight = self.decoder.weight[:, : flat.shape[1]]  # positions beyond L would meet zeros
-            out = F.linear(flat, weight, self.decoder.bias)
+            features = self.dropout(h.flatten(1))
+            width = features.shape[1]  # positions beyond L would meet zeros
         else:
             if mask is None:
-                pooled = h.mean(dim=1) if self.pooling == "mean" else h.amax(dim=1)
+                features = h.mean(dim=1) if self.pooling == "mean" else h.amax(dim=1)
             else:
-                pooled = POOLING[self.pooling](h, mask)
-            out = self.decoder(pooled)
-        if hasattr(self, "skip"):
+                features = POOLING[self.pooling](h, mask)
+            width = features.shape[1]
+        out = F.linear(features, self.decoder.weight[:, :width], self.decoder.bias)
+        if hasattr(self, "skip") or hasattr(self, "head_input"):
             xs = x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+        if hasattr(self, "skip"):
             out = out + torch.einsum("bla,lao->bo", xs, self.skip[:length].to(xs.dtype))
+        if hasattr(self, "head_input"):
+            hidden = torch.einsum("bla,lah->bh", xs, self.head_input[:length].to(xs.dtype))
+            hidden = hidden + F.linear(features, self.head_features.weight[:, :width], self.head_features.bias)
+            out = out + self.head_output(self.dropout(F.gelu(hidden)))
         return out
-
 
     @property
     def local_radius(self) -> int:

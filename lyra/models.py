@@ -45,9 +45,9 @@ def build_module(name: str, d_input: int, d_output: int, options: dict) -> torch
 
 def lyra_needs_length(options: dict) -> bool:
     """Whether Lyra ``options`` have one weight per position (learned positions, the
-    flatten readout or the one-hot skip head), so the model needs ``max_len``."""
+    flatten readout, the one-hot skip head or the hidden head), so the model needs ``max_len``."""
     return (options.get("position_embedding") == "learned" or options.get("readout") == "flatten"
-            or bool(options.get("linear_skip")))
+            or bool(options.get("linear_skip")) or bool(options.get("hidden_head")))
 
 
 @dataclass

@@ -63,8 +63,8 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
     to the flattened, masked one-hot inputs and the (standardised) targets; its
     coefficients become the skip weights, its intercept the decoder bias, and the
-    decoder weights are zeroed, so the model's initial prediction is exactly the ridge
-    prediction and the network learns what ridge leaves over. Returns the chosen alpha.
+    decoder weights (and a hidden head's output weights) are zeroed, so the model's
+    initial prediction is exactly the ridge prediction and the network learns what ridge leaves over. Returns the chosen alpha.
     """
     skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
     if skip is None or decoder is None or skip.shape[-1] != 1:
@@ -79,6 +79,8 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     skip[:length, :, 0] = torch.as_tensor(fitted.coef_, dtype=skip.dtype).reshape(length, x.shape[2])
     decoder.weight.zero_()
     decoder.bias.fill_(float(fitted.intercept_))
+    if getattr(model, "head_output", None) is not None:  # Lyra(hidden_head=H): silence the hidden head too
+        model.head_output.weight.zero_()
     return float(fitted.alpha_)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from scipy.special import erf
 
 from lyra.model import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
 
@@ -231,12 +232,16 @@ POSITION_OPTIONS = [
     {"linear_skip": True, "max_len": 40},
     {"pgc_residual": True},
     {"position_embedding": "learned", "linear_skip": True, "readout": "flatten", "max_len": 40},
+    {"hidden_head": 8, "max_len": 40},
+    {"position_embedding": "learned", "linear_skip": True, "hidden_head": 8, "readout": "flatten", "max_len": 40},
 ]
 
 
 def _perturbed(model):
-    """Give the zero-initialised position parameters random values, so the tests see them."""
+    """Give the zero-initialised position and head parameters random values, so the tests see them."""
     with torch.no_grad():
+        if hasattr(model, "head_output"):
+            model.head_output.weight.normal_()
         for name in ("positions", "skip"):
             if hasattr(model, name):
                 getattr(model, name).normal_()
@@ -277,6 +282,11 @@ def test_position_options_parameter_counts():
     assert count(readout="flatten", max_len=max_len) == base - d_model + max_len * d_model
     assert count(position_embedding="learned", linear_skip=True, readout="flatten", max_len=max_len) == (
         base + max_len * d_model + max_len * d_input - d_model + max_len * d_model)
+    hidden = 16  # input weights U, the features' linear map A (+ bias) and the output weights V
+    assert count(hidden_head=hidden, max_len=max_len) == (
+        base + max_len * d_input * hidden + (d_model * hidden + hidden) + hidden * 1)
+    assert count(hidden_head=hidden, readout="flatten", max_len=max_len) == (
+        base - d_model + max_len * d_model + max_len * d_input * hidden + (max_len * d_model * hidden + hidden) + hidden)
 
 
 def test_paper_model_state_dict_is_unchanged_with_options_off():
@@ -294,7 +304,7 @@ def test_too_long_input_raises_a_clear_error(options):
 
 
 @pytest.mark.parametrize("options", [{"position_embedding": "learned"}, {"readout": "flatten"},
-                                     {"linear_skip": True}])
+                                     {"linear_skip": True}, {"hidden_head": 8}])
 def test_length_limited_options_need_max_len(options):
     with pytest.raises(ValueError, match="max_len"):
         Lyra(20, 1, **options)
@@ -319,6 +329,28 @@ def test_linear_skip_is_one_hot_ridge_nested_in_the_model():
     expected = np.stack([W[np.arange(10), t.numpy()].sum(0) for t in tokens]) + model.decoder.bias.detach().numpy()
     with torch.no_grad():
         np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_hidden_head_is_a_one_hidden_layer_network_added_to_the_output():
+    """The head adds V gelu(sum_p U[p, x_p] + A r + c), r the pooled features, recomputed in numpy."""
+    torch.manual_seed(1)
+    model = _perturbed(Lyra(4, 2, d_model=8, d_state=4, hidden_head=5, max_len=10)).eval()
+    tokens = torch.randint(0, 4, (6, 10))
+    x = torch.nn.functional.one_hot(tokens, 4).float()
+    U = model.head_input.detach().numpy()
+    A, c = model.head_features.weight.detach().numpy(), model.head_features.bias.detach().numpy()
+    V = model.head_output.weight.detach().numpy().copy()
+    with torch.no_grad():
+        h = model._local(x, None)
+        for norm, s4d in zip(model.s4d_norms, model.s4d_layers):
+            h = h + s4d(norm(h))
+        pooled = h.mean(1).numpy()
+        with_head = model(x).numpy()
+        model.head_output.weight.zero_()
+        without_head = model(x).numpy()
+    z = np.stack([U[np.arange(10), t.numpy()].sum(0) for t in tokens]) + pooled @ A.T + c
+    gelu = 0.5 * z * (1 + erf(z / np.sqrt(2)))
+    np.testing.assert_allclose(with_head - without_head, gelu @ V.T, rtol=1e-4, atol=1e-4)
 
 
 def test_sinusoidal_positions_match_the_formula():
@@ -350,6 +382,7 @@ SUBSTITUTION_CONFIGS = [
     {"n_s4d_layers": 0}, {"pgc_expansions": (), "position_embedding": "sinusoidal"},
     {"position_embedding": "learned", "linear_skip": True, "max_len": 70},
     {"readout": "flatten", "max_len": 70},
+    {"position_embedding": "learned", "linear_skip": True, "hidden_head": 6, "max_len": 70},
 ]
 
 

@@ -186,6 +186,25 @@ def test_ridge_initialise_reproduces_the_ridge_prediction():
         np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(flat), rtol=1e-4, atol=1e-4)
 
 
+def test_ridge_initialise_silences_the_hidden_head():
+    """With a hidden head the ridge start is still exactly the ridge model."""
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.train import ridge_initialise
+
+    train = _dataset(96, 1)
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, hidden_head=6, max_len=12).eval()
+    with torch.no_grad():
+        model.head_output.weight.normal_()  # as after training
+    ridge_initialise(model, train)
+    flat = train.x.reshape(len(train.x), -1).numpy()
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(flat, train.y.numpy().astype(float))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(flat), rtol=1e-4, atol=1e-4)
+
+
 def test_ridge_init_keeps_the_ridge_start_unless_an_epoch_beats_it():
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
