@@ -50,6 +50,33 @@ def lyra_needs_length(options: dict) -> bool:
             or bool(options.get("linear_skip")) or bool(options.get("hidden_head")))
 
 
+# What `position_aware` turns on in Lyra (docs/experiments-quality.md "Recommended settings"):
+# a learned position table, the one-hot skip head (ridge nested in the model) and the hidden head.
+POSITION_AWARE_OPTIONS = {"position_embedding": "learned", "linear_skip": True, "hidden_head": 256}
+POSITION_AWARE_VALUES = ("auto", True, False)
+
+
+def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -> tuple[dict, bool]:
+    """Lyra ``options`` with the ``position_aware`` key replaced by what it stands for.
+
+    ``True`` adds ``POSITION_AWARE_OPTIONS`` (options the task sets itself win); ``"auto"``
+    does so only for a regression task whose sequences (``lengths``, those of every row of
+    the fold) all have one length, i.e. aligned fitness landscapes; ``False`` or no key
+    leaves the paper model. Returns the options and whether position awareness came on,
+    in which case the trainer keeps the pure ridge model inside Lyra when it is better
+    on validation (``ridge_candidate``, regression only).
+    """
+    options = dict(options)
+    value = options.pop("position_aware", False)
+    if value not in POSITION_AWARE_VALUES:
+        raise ValueError(f"model.position_aware must be one of {list(POSITION_AWARE_VALUES)}, got {value!r}")
+    fixed_length = len(lengths) > 0 and int(np.min(lengths)) == int(np.max(lengths))
+    on = value is True or (value == "auto" and fixed_length and task_type not in CLASSIFICATION)
+    if on:
+        options = {**POSITION_AWARE_OPTIONS, **options}
+    return options, on
+
+
 @dataclass
 class FitReport:
     """What a fit tells the fold summary."""

@@ -13,6 +13,7 @@ Every model goes through the same path (``lyra.models``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -54,6 +55,12 @@ class _FoldFit:
                  variants: dict | None):
         seed_everything(task.trainer.seed)
         self.base, self.options = task.model_options(model_name, variants)
+        self.trainer, self.position_aware = task.trainer, False
+        if self.base == "lyra":
+            lengths = view["sequence"].str.len().to_numpy()
+            self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
+            if self.position_aware and not task.is_classification:
+                self.trainer = dataclasses.replace(task.trainer, ridge_candidate=True)
         self.x, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
         self.encoder = encoder_for(task.encoding, task.alphabet)
         self.x = self.encoder(self.x, self.mask, view["id"].tolist(), view["sequence"].tolist())
@@ -79,7 +86,7 @@ def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", varian
     fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
     if fold_fit.base == "ridge":
         raise ValueError("tuning searches the options of a neural model, not ridge")
-    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, task.trainer,
+    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, fold_fit.trainer,
                                 progress=False, epoch_callback=epoch_callback)
     return report.best_score, report.stopped_by_callback
 
@@ -109,7 +116,7 @@ def train_fold(
     classes = class_labels(task, prepared)
     fold_fit = _FoldFit(view, task, classes, model_name, variants)
     model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
-    base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, task.trainer
+    base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
                                   task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
     report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
@@ -147,6 +154,8 @@ def train_fold(
                "best_epoch": report.best_epoch, "best_valid_score": _finite_or_none(report.best_score)}
     if base not in ("ridge", "onehot_linear"):
         summary["resumed_from_epoch"] = report.resumed_from_epoch
+    if base == "lyra":
+        summary["position_aware"] = fold_fit.position_aware
     summary["train_seconds"] = time.perf_counter() - started
     log.info("fold %d of %s done in %.1f s", fold, model_name, summary["train_seconds"])
     return summary

@@ -313,3 +313,46 @@ def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(
     predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t")
     again = predict_sequences(model, meta, predictions["sequence"].tolist())
     assert np.allclose(again["y_pred"], predictions["y_pred"], rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- position_aware: auto
+@pytest.mark.parametrize("value, lengths, task_type, on", [
+    ("auto", [12, 12, 12], "regression", True),
+    ("auto", [10, 12, 12], "regression", False),  # variable length: the paper model
+    ("auto", [12, 12], "binary", False),  # classification: not measured, left off
+    (True, [10, 12], "regression", True),
+    (False, [12, 12], "regression", False),
+])
+def test_position_aware_resolves_to_the_documented_options(value, lengths, task_type, on):
+    from lyra.models import POSITION_AWARE_OPTIONS, resolve_position_aware
+    options, came_on = resolve_position_aware({"d_model": 8, "position_aware": value}, np.array(lengths), task_type)
+    assert came_on == on
+    assert "position_aware" not in options
+    expected = {"d_model": 8, **(POSITION_AWARE_OPTIONS if on else {})}
+    assert options == expected
+
+
+def test_position_aware_keeps_the_tasks_own_options_and_names_bad_values():
+    from lyra.models import resolve_position_aware
+    options, _ = resolve_position_aware({"position_aware": True, "hidden_head": 16}, np.array([5]), "regression")
+    assert options["hidden_head"] == 16
+    with pytest.raises(ValueError, match="model.position_aware must be one of"):
+        resolve_position_aware({"position_aware": "yes"}, np.array([5]), "regression")
+
+
+@pytest.mark.parametrize("cut, on", [(False, True), (True, False)])
+def test_auto_position_aware_lyra_on_fixed_length_regression_only(tmp_path, cut, on):
+    """A fixed-length landscape trains the position-aware Lyra with the ridge candidate;
+    cutting some sequences shorter gives the paper model."""
+    # lr 0: the network stays random, so where the ridge candidate runs it wins on validation
+    task = _task(model={"d_model": 8, "d_state": 8, "position_aware": "auto"}, trainer={"lr": 0.0})
+    prepared = _prepared(task)
+    if cut:
+        prepared.loc[prepared.index[::7], "sequence"] = prepared["sequence"].str[:9]
+    summary = train_fold(prepared, task, 0, tmp_path, progress=False)
+    assert summary["position_aware"] is on
+    _, meta = load_model(tmp_path / "model.pt")
+    assert ("hidden_head" in meta["model_options"]) is on
+    assert meta["model_options"].get("max_len") == (12 if on else None)
+    assert "position_aware" not in meta["model_options"]
+    assert summary["best_epoch"] == (0 if on else 1)  # 0: the ridge model inside Lyra was kept
