@@ -68,7 +68,7 @@ def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -
     """
     options = dict(options)
     value = options.pop("position_aware", False)
-    if value not in POSITION_AWARE_VALUES:
+    if not (isinstance(value, bool) or value == "auto"):  # not `in`: 1 == True in Python
         raise ValueError(f"model.position_aware must be one of {list(POSITION_AWARE_VALUES)}, got {value!r}")
     fixed_length = len(lengths) > 0 and int(np.min(lengths)) == int(np.max(lengths))
     on = value is True or (value == "auto" and fixed_length and task_type not in CLASSIFICATION)

@@ -338,6 +338,9 @@ def test_position_aware_keeps_the_tasks_own_options_and_names_bad_values():
     assert options["hidden_head"] == 16
     with pytest.raises(ValueError, match="model.position_aware must be one of"):
         resolve_position_aware({"position_aware": "yes"}, np.array([5]), "regression")
+    for number in (1, 0):  # 1 == True in Python, but a number is not a documented value
+        with pytest.raises(ValueError, match="model.position_aware must be one of"):
+            resolve_position_aware({"position_aware": number}, np.array([5]), "regression")
 
 
 @pytest.mark.parametrize("cut, on", [(False, True), (True, False)])
