@@ -62,26 +62,30 @@ def landscape(length: int, alphabet: str, n_terms: tuple[int, ...], seed: int) -
     return frame.drop(columns="target"), terms
 
 
-def ceiling(frame: pd.DataFrame, terms: list, alphabet: str, parts: dict) -> tuple[float, float]:
-    """Validation Spearman of one-hot ridge and of ridge on the true terms' indicators."""
-    letters = get_alphabet(alphabet).letters
-    codes = np.array([[letters.index(c) for c in s] for s in frame["sequence"]])
+def term_design(codes: np.ndarray, n_letters: int, terms: list) -> sparse.csr_matrix:
+    """One-hot of every position of ``codes`` (rows x length letter indices), then one
+    indicator block of ``n_letters ** k`` columns per term (a tuple of k positions)."""
     n, length = codes.shape
-    a = len(letters)
 
     def indicators(key: np.ndarray, width: int) -> sparse.csr_matrix:
         return sparse.csr_matrix((np.ones(n), (np.arange(n), key)), shape=(n, width))
 
-    onehot = sparse.hstack([indicators(codes[:, p], a) for p in range(length)]).tocsr()
-    blocks = [onehot]
+    blocks = [indicators(codes[:, p], n_letters) for p in range(length)]
     for positions in terms:
         key = np.zeros(n, dtype=int)
         for p in positions:
-            key = key * a + codes[:, p]
-        blocks.append(indicators(key, a ** len(positions)))
+            key = key * n_letters + codes[:, p]
+        blocks.append(indicators(key, n_letters ** len(positions)))
+    return sparse.hstack(blocks).tocsr()
+
+
+def ceiling(frame: pd.DataFrame, terms: list, alphabet: str, parts: dict) -> tuple[float, float]:
+    """Validation Spearman of one-hot ridge and of ridge on the true terms' indicators."""
+    letters = get_alphabet(alphabet).letters
+    codes = np.array([[letters.index(c) for c in s] for s in frame["sequence"]])
     y = frame["fitness"].to_numpy()
     scores = []
-    for features in (onehot, sparse.hstack(blocks).tocsr()):
+    for features in (term_design(codes, len(letters), []), term_design(codes, len(letters), terms)):
         model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(features[parts["train"]], y[parts["train"]])
         scores.append(float(spearmanr(model.predict(features[parts["valid"]]), y[parts["valid"]])[0]))
     return scores[0], scores[1]

@@ -24,10 +24,11 @@ import time
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import sparse, stats
+from scipy import stats
 from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 
+from fresh_landscapes import term_design
 from lyra.synthetic import epistasis_landscape
 
 ALPHAS = np.logspace(-2, 4, 7)
@@ -36,19 +37,6 @@ ALPHAS = np.logspace(-2, 4, 7)
 def letter_codes(sequences: pd.Series, letters: np.ndarray) -> np.ndarray:
     """(rows, length) integer codes of equal-length sequences."""
     return np.searchsorted(letters, np.array([list(s) for s in sequences]))
-
-
-def design(codes: np.ndarray, n_letters: int, pairs: list[tuple[int, int]]) -> sparse.csr_matrix:
-    """One-hot of every position, then one indicator block of n_letters**2 per pair."""
-    n, length = codes.shape
-    blocks = [codes + n_letters * np.arange(length)]
-    offset = length * n_letters
-    for p, q in pairs:
-        blocks.append((offset + codes[:, p] * n_letters + codes[:, q])[:, None])
-        offset += n_letters**2
-    index = np.hstack(blocks)
-    indptr = np.arange(0, index.size + 1, index.shape[1])
-    return sparse.csr_matrix((np.ones(index.size), index.ravel(), indptr), shape=(n, offset))
 
 
 def pair_p_values(codes: np.ndarray, n_letters: int, residual: np.ndarray) -> dict[tuple[int, int], float]:
@@ -72,20 +60,20 @@ def pair_p_values(codes: np.ndarray, n_letters: int, residual: np.ndarray) -> di
 def evaluate(name: str, train: pd.DataFrame, valid: pd.DataFrame, target: str, alpha: float) -> dict:
     """Validation Spearman of one-hot ridge and of ridge on one-hot plus screened pairs."""
     start = time.time()
-    letters = np.unique(np.array([list(s) for s in train.sequence]))
+    letters = np.unique(np.array([list(s) for s in pd.concat([train.sequence, valid.sequence])]))
     train_codes, valid_codes = letter_codes(train.sequence, letters), letter_codes(valid.sequence, letters)
     y, y_valid = train[target].to_numpy(), valid[target].to_numpy()
-    ridge = RidgeCV(alphas=ALPHAS).fit(design(train_codes, len(letters), []), y)
-    residual = y - ridge.predict(design(train_codes, len(letters), []))
+    ridge = RidgeCV(alphas=ALPHAS).fit(term_design(train_codes, len(letters), []), y)
+    residual = y - ridge.predict(term_design(train_codes, len(letters), []))
     p_values = pair_p_values(train_codes, len(letters), residual)
     kept = [pair for pair, p in p_values.items() if p < alpha / len(p_values)]
-    screened = RidgeCV(alphas=ALPHAS).fit(design(train_codes, len(letters), kept), y)
+    screened = RidgeCV(alphas=ALPHAS).fit(term_design(train_codes, len(letters), kept), y)
     return {
         "landscape": name,
-        "ridge_valid": round(spearmanr(ridge.predict(design(valid_codes, len(letters), [])), y_valid)[0], 3),
+        "ridge_valid": round(spearmanr(ridge.predict(term_design(valid_codes, len(letters), [])), y_valid)[0], 3),
         "pairs_kept": len(kept),
         "pairs_tested": len(p_values),
-        "screened_ridge_valid": round(spearmanr(screened.predict(design(valid_codes, len(letters), kept)), y_valid)[0], 3),
+        "screened_ridge_valid": round(spearmanr(screened.predict(term_design(valid_codes, len(letters), kept)), y_valid)[0], 3),
         "seconds": round(time.time() - start),
     }
 
