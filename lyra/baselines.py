@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import StratifiedKFold
 from torch import nn
@@ -153,6 +154,54 @@ def fit_linear(train_X, train_y, task_type: str, seed: int = 0):
         Cs=LOGISTIC_CS, cv=folds, scoring="neg_log_loss", max_iter=2000, random_state=seed
     )
     return model.fit(train, train_y)
+
+
+class RidgeFit(NamedTuple):
+    """A ridge regression fitted by ``fit_sparse_ridge`` (attributes named as scikit-learn's)."""
+
+    coef_: np.ndarray
+    intercept_: float
+    alpha_: float
+
+    def predict(self, X) -> np.ndarray:
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+
+def fit_sparse_ridge(X: sparse.spmatrix, y: np.ndarray, alphas: np.ndarray = RIDGE_ALPHAS, batch: int = 4096):
+    """Ridge regression with an intercept on a sparse design ``X`` (n, p), its penalty
+    chosen among ``alphas`` by efficient leave-one-out, as ``RidgeCV`` chooses it.
+
+    Where rows outnumber features (e.g. a large DMS with pair features,
+    ``lyra.pairs.pair_design``) RidgeCV densifies the design and multiplies it by a
+    (p x p) matrix once per penalty; here the centred covariance ``Xc^T Xc = V diag(s) V^T``
+    is decomposed once and ``Xc V`` is formed in row blocks of ``batch`` (sparse times
+    dense), so each penalty costs one (n x p) product: fitted values
+    ``Xc V diag(1 / (s + a)) V^T Xc^T yc`` and hat diagonal
+    ``1/n + sum_j (Xc V)_ij^2 / (s_j + a)`` give the leave-one-out residuals
+    ``(y - fit) / (1 - hat)``. Otherwise (more features than rows) RidgeCV's own
+    (n x n) route is already efficient and is used.
+    """
+    X, y = sparse.csr_matrix(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n, p = X.shape
+    if n <= p:
+        fitted = RidgeCV(alphas=alphas).fit(X, y)
+        return RidgeFit(np.asarray(fitted.coef_), float(fitted.intercept_), float(fitted.alpha_))
+    mean, y_mean = np.asarray(X.mean(0)).ravel(), y.mean()
+    covariance = (X.T @ X).toarray() - n * np.outer(mean, mean)
+    s, V = np.linalg.eigh(covariance)
+    shift = mean @ V
+    projected_y = (X.T @ (y - y_mean)) @ V  # V^T Xc^T yc (yc sums to 0, so the mean term drops)
+    weights = 1.0 / (s[:, None] + np.asarray(alphas)[None, :])  # (p, n_alphas)
+    loo_error = np.zeros(len(alphas))
+    for start in range(0, n, batch):
+        rows = X[start:start + batch] @ V - shift  # Xc V for these rows
+        fit = rows @ (weights * projected_y[:, None])
+        hat = 1.0 / n + (rows**2) @ weights
+        residual = (y[start:start + batch, None] - y_mean - fit) / (1.0 - hat)
+        loo_error += (residual**2).sum(0)
+    best = int(np.argmin(loo_error))  # the first of equal errors, as RidgeCV
+    coef = V @ (weights[:, best] * projected_y)
+    return RidgeFit(coef, float(y_mean - mean @ coef), float(alphas[best]))
 
 
 def class_probabilities(model, X, n_classes: int | None = None) -> np.ndarray:

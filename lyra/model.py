@@ -344,8 +344,14 @@ class Lyra(nn.Module):
       found, combined non-linearly: pairwise and higher-order epistasis between any two
       sites, which the local PGC blocks and the pooled S4D features learn slowly. ``V`` is
       zero-initialised, so training starts from the model without the head.
+    - ``pair_sites=[[p, q], ...]``: a sparse pairwise head added to the output,
+      ``sum_k x[p_k]^T T_k x[q_k]`` with ``T`` (K, d_input, d_input, d_output)
+      zero-initialised: for one-hot input, one learned value per letter combination of
+      each listed position pair (0-based). ``lyra.pairs.screen_pairs`` finds such pairs
+      in training rows (the ``pair_head`` model option); ``TrainerConfig.ridge_init`` and
+      ``ridge_candidate`` then fit ridge on one-hot plus these pair features.
 
-    ``learned`` positions, ``flatten``, ``linear_skip`` and ``hidden_head`` need ``max_len`` (the longest
+    ``learned`` positions, ``flatten``, ``linear_skip``, ``hidden_head`` and ``pair_sites`` need ``max_len`` (the longest
     sequence they accept; shorter ones are padded through the mask) and raise a
     ``ValueError`` on longer inputs.
     """
@@ -374,6 +380,7 @@ class Lyra(nn.Module):
         max_len: int | None = None,
         skip_lr: float | None = None,
         hidden_head: int | None = None,
+        pair_sites: list[list[int]] | None = None,
     ):
         super().__init__()
         if pooling not in POOLING:
@@ -385,9 +392,14 @@ class Lyra(nn.Module):
         needs_length = [name for name, on in (("position_embedding='learned'", position_embedding == "learned"),
                                               ("readout='flatten'", readout == "flatten"),
                                               ("linear_skip=True", linear_skip),
-                                              ("hidden_head", hidden_head)) if on]
+                                              ("hidden_head", hidden_head),
+                                              ("pair_sites", pair_sites)) if on]
         if needs_length and (max_len is None or int(max_len) < 1):
             raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
+        sites = torch.as_tensor(pair_sites if pair_sites else [], dtype=torch.long).reshape(-1, 2)
+        if len(sites) and (sites.min() < 0 or sites.max() >= int(max_len) or (sites[:, 0] == sites[:, 1]).any()):
+            raise ValueError(f"pair_sites must be pairs of two different positions in 0..max_len-1={int(max_len) - 1}, "
+                             f"got {sites.tolist()}")
         self.pooling, self.readout, self.pgc_residual = pooling, readout, bool(pgc_residual)
         self.position_embedding, self.position_scale = position_embedding, float(position_scale)
         self.max_len = None if max_len is None else int(max_len)
@@ -417,6 +429,10 @@ class Lyra(nn.Module):
             self.head_features = nn.Linear(self.decoder.in_features, int(hidden_head))
             self.head_output = nn.Linear(int(hidden_head), d_output, bias=False)
             nn.init.zeros_(self.head_output.weight)
+        if len(sites):
+            self.register_buffer("pair_sites", sites)
+            self._pair_reach = int(sites.max()) + 1  # inputs shorter than this are zero-padded to it
+            self.pair_table = nn.Parameter(torch.zeros(len(sites), d_input, d_input, d_output))
 
     def _check_length(self, length: int) -> None:
         if self._length_limited_by and length > self.max_len:
@@ -452,7 +468,7 @@ class Lyra(nn.Module):
         return h
 
     def _readout(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Pooling (or flatten) and the decoder, plus the linear skip and hidden heads of ``x``."""
+        """Pooling (or flatten) and the decoder, plus the linear skip, hidden and pair heads of ``x``."""
         length = x.shape[1]
         if self.readout == "flatten":
             if mask is not None:
@@ -466,7 +482,7 @@ class Lyra(nn.Module):
                 features = POOLING[self.pooling](h, mask)
             width = features.shape[1]
         out = F.linear(features, self.decoder.weight[:, :width], self.decoder.bias)
-        if hasattr(self, "skip") or hasattr(self, "head_input"):
+        if hasattr(self, "skip") or hasattr(self, "head_input") or hasattr(self, "pair_table"):
             xs = x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
         if hasattr(self, "skip"):
             out = out + torch.einsum("bla,lao->bo", xs, self.skip[:length].to(xs.dtype))
@@ -474,6 +490,10 @@ class Lyra(nn.Module):
             hidden = torch.einsum("bla,lah->bh", xs, self.head_input[:length].to(xs.dtype))
             hidden = hidden + F.linear(features, self.head_features.weight[:, :width], self.head_features.bias)
             out = out + self.head_output(self.dropout(F.gelu(hidden)))
+        if hasattr(self, "pair_table"):
+            xs = F.pad(xs, (0, 0, 0, max(0, self._pair_reach - length)))  # sites beyond the end see zeros
+            left, right = xs[:, self.pair_sites[:, 0]], xs[:, self.pair_sites[:, 1]]  # (B, K, d_input)
+            out = out + torch.einsum("bka,bkc,kaco->bo", left, right, self.pair_table.to(xs.dtype))
         return out
 
     @property

@@ -26,6 +26,7 @@ from lyra.config import CLASSIFICATION, MODELS, TrainerConfig
 from lyra.devices import select_devices
 from lyra.launch import launch_fit
 from lyra.model import Lyra
+from lyra.pairs import screen_pairs
 from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
 
 MODULES = {"lyra": Lyra, "cnn": CNN, "transformer": TransformerEncoderModel}  # trained by lyra.train.fit
@@ -45,13 +46,15 @@ def build_module(name: str, d_input: int, d_output: int, options: dict) -> torch
 
 def lyra_needs_length(options: dict) -> bool:
     """Whether Lyra ``options`` have one weight per position (learned positions, the
-    flatten readout, the one-hot skip head or the hidden head), so the model needs ``max_len``."""
+    flatten readout, the one-hot skip head, the hidden head or a pair head), so the model
+    needs ``max_len``."""
     return (options.get("position_embedding") == "learned" or options.get("readout") == "flatten"
-            or bool(options.get("linear_skip")) or bool(options.get("hidden_head")))
+            or any(bool(options.get(key)) for key in ("linear_skip", "hidden_head", "pair_head", "pair_sites")))
 
 
 # What `position_aware` turns on in Lyra (docs/experiments-quality.md "Recommended settings"):
-# a learned position table, the one-hot skip head (ridge nested in the model) and the hidden head.
+# a learned position table, the one-hot skip head (ridge nested in the model), the hidden
+# head and, for regression, the pair head on screened position pairs.
 POSITION_AWARE_OPTIONS = {"position_embedding": "learned", "linear_skip": True, "hidden_head": 256}
 POSITION_AWARE_VALUES = ("auto", True, False)
 
@@ -59,7 +62,8 @@ POSITION_AWARE_VALUES = ("auto", True, False)
 def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -> tuple[dict, bool]:
     """Lyra ``options`` with the ``position_aware`` key replaced by what it stands for.
 
-    ``True`` adds ``POSITION_AWARE_OPTIONS`` (options the task sets itself win); ``"auto"``
+    ``True`` adds ``POSITION_AWARE_OPTIONS``, and ``pair_head: true`` for regression
+    (options the task sets itself win); ``"auto"``
     does so only for a regression task whose sequences (``lengths``, those of every row of
     the fold) all have one length, i.e. aligned fitness landscapes; ``False`` or no key
     leaves the paper model. Returns the options and whether position awareness came on,
@@ -73,8 +77,29 @@ def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -
     fixed_length = len(lengths) > 0 and int(np.min(lengths)) == int(np.max(lengths))
     on = value is True or (value == "auto" and fixed_length and task_type not in CLASSIFICATION)
     if on:
-        options = {**POSITION_AWARE_OPTIONS, **options}
+        pair_head = {} if task_type in CLASSIFICATION else {"pair_head": True}
+        options = {**POSITION_AWARE_OPTIONS, **pair_head, **options}
     return options, on
+
+
+def resolve_pair_head(options: dict, onehot: torch.Tensor, mask: torch.Tensor, y: np.ndarray,
+                      task_type: str) -> dict:
+    """Lyra ``options`` with ``pair_head: true`` replaced by the ``pair_sites`` that
+    ``lyra.pairs.screen_pairs`` keeps on the training rows (``onehot``, ``mask``, the
+    training targets ``y``); ``pair_head: false`` (or null) or no key: no pair head."""
+    options = dict(options)
+    value = options.pop("pair_head", False)
+    if value is None:  # `pair_head: null` in YAML, as `hidden_head: null`
+        value = False
+    if not isinstance(value, bool):
+        raise ValueError(f"model.pair_head must be true or false, got {value!r}")
+    if value and task_type in CLASSIFICATION:
+        raise ValueError("model.pair_head screens pairs on regression residuals: it is for regression tasks only")
+    if value and "pair_sites" in options:
+        raise ValueError("give Lyra either pair_head: true (pairs screened on training rows) or pair_sites, not both")
+    if value:
+        options["pair_sites"] = screen_pairs(onehot, mask, y)
+    return options
 
 
 @dataclass

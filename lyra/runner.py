@@ -61,15 +61,19 @@ class _FoldFit:
             self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
             if self.position_aware and not task.is_classification:
                 self.trainer = dataclasses.replace(task.trainer, ridge_candidate=True)
-        self.x, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+        onehot, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
         self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x = self.encoder(self.x, self.mask, view["id"].tolist(), view["sequence"].tolist())
+        self.x = self.encoder(onehot, self.mask, view["id"].tolist(), view["sequence"].tolist())
         if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
         self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,
                                        task.target_transform, task.trainer.standardize_targets)
         targets = _training_targets(view, task, self.scaler)
+        if self.base == "lyra":  # the pair screen sees the training rows only
+            train_rows = self.parts["train"]
+            self.options = models.resolve_pair_head(self.options, onehot[train_rows], self.mask[train_rows],
+                                                    targets[train_rows].numpy(), task.task_type)
         self.sets = {name: EncodedSet(self.x[rows], self.mask[rows], targets[rows]) for name, rows in self.parts.items()}
         seed_everything(task.trainer.seed)
         self.model = models.build(self.base, self.x.shape[-1], len(classes) if classes else 1, self.options,
@@ -156,6 +160,7 @@ def train_fold(
         summary["resumed_from_epoch"] = report.resumed_from_epoch
     if base == "lyra":
         summary["position_aware"] = fold_fit.position_aware
+        summary["n_pairs"] = len(options.get("pair_sites") or [])
     summary["train_seconds"] = time.perf_counter() - started
     log.info("fold %d of %s done in %.1f s", fold, model_name, summary["train_seconds"])
     return summary

@@ -23,14 +23,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from scipy import sparse
 from tqdm.auto import tqdm
 
 from lyra import distributed
 from lyra.atomic import atomic_path
-from lyra.baselines import fit_linear
+from lyra.baselines import fit_linear, fit_sparse_ridge
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
+from lyra.pairs import pair_design
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,9 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
 
     RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
-    to the flattened, masked one-hot inputs and the (standardised) targets; its
-    coefficients become the skip weights, its intercept the decoder bias, and the
+    to the flattened, masked one-hot inputs (plus, for a Lyra with a pair head, the pair
+    features of ``lyra.pairs.pair_design``) and the (standardised) targets; its
+    coefficients become the skip weights (and the pair tables), its intercept the decoder bias, and the
     decoder weights (and a hidden head's output weights) are zeroed, so the model's
     initial prediction is exactly the ridge prediction and the network learns what ridge leaves over. Returns the chosen alpha.
     """
@@ -74,9 +77,17 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     if length > skip.shape[0]:
         raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
     flat = x.reshape(len(x), -1).numpy()
-    fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
+    pair_table = getattr(model, "pair_table", None)
+    if pair_table is None:
+        fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
+    else:
+        design = sparse.hstack([sparse.csr_matrix(flat), pair_design(x, model.pair_sites.tolist())], format="csr")
+        fitted = fit_sparse_ridge(design, train.y.numpy().astype(float))
+    n_site = length * x.shape[2]
     skip.zero_()
-    skip[:length, :, 0] = torch.as_tensor(fitted.coef_, dtype=skip.dtype).reshape(length, x.shape[2])
+    skip[:length, :, 0] = torch.as_tensor(fitted.coef_[:n_site], dtype=skip.dtype).reshape(length, x.shape[2])
+    if pair_table is not None:
+        pair_table[..., 0] = torch.as_tensor(fitted.coef_[n_site:], dtype=pair_table.dtype).reshape(pair_table.shape[:3])
     decoder.weight.zero_()
     decoder.bias.fill_(float(fitted.intercept_))
     if getattr(model, "head_output", None) is not None:  # Lyra(hidden_head=H): silence the hidden head too
@@ -325,7 +336,7 @@ def fit(
         # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
         with torch.no_grad():
             model.decoder.weight.copy_(decoder_weight)
-        log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, score)
+        log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, ridge_score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)

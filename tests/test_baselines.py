@@ -99,3 +99,24 @@ def test_logistic_recovers_planted_classes_with_full_probability_matrix():
 def test_ridge_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="same length"):
         ridge_baseline(np.zeros((5, 10, 4)), np.arange(5.0), np.zeros((2, 12, 4)), "regression")
+
+
+@pytest.mark.parametrize("n, sites", [(600, 10), (150, 60)])  # more rows than features, and fewer
+def test_sparse_ridge_chooses_and_fits_as_ridgecv(n, sites):
+    """fit_sparse_ridge's own leave-one-out route (tall designs) and its RidgeCV route
+    give RidgeCV's penalty and predictions on a dense copy of the design."""
+    from scipy import sparse
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS, fit_sparse_ridge
+
+    rng = np.random.default_rng(n)
+    codes = rng.integers(0, 4, (n, sites))
+    X = np.zeros((n, 4 * sites))
+    X[np.arange(n)[:, None], np.arange(sites) * 4 + codes] = 1
+    for noise in (0.3, 3.0):  # a small and a large chosen penalty
+        y = X @ rng.normal(size=4 * sites) + noise * rng.normal(size=n)
+        expected = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, y)
+        fitted = fit_sparse_ridge(sparse.csr_matrix(X), y, batch=64)
+        assert fitted.alpha_ == expected.alpha_
+        np.testing.assert_allclose(fitted.predict(sparse.csr_matrix(X)), expected.predict(X), atol=1e-8)

@@ -328,7 +328,8 @@ def test_position_aware_resolves_to_the_documented_options(value, lengths, task_
     options, came_on = resolve_position_aware({"d_model": 8, "position_aware": value}, np.array(lengths), task_type)
     assert came_on == on
     assert "position_aware" not in options
-    expected = {"d_model": 8, **(POSITION_AWARE_OPTIONS if on else {})}
+    pair_head = {"pair_head": True} if on and task_type == "regression" else {}
+    expected = {"d_model": 8, **(POSITION_AWARE_OPTIONS if on else {}), **pair_head}
     assert options == expected
 
 
@@ -341,6 +342,48 @@ def test_position_aware_keeps_the_tasks_own_options_and_names_bad_values():
     for number in (1, 0):  # 1 == True in Python, but a number is not a documented value
         with pytest.raises(ValueError, match="model.position_aware must be one of"):
             resolve_position_aware({"position_aware": number}, np.array([5]), "regression")
+
+
+def _pair_landscape(task, n: int = 600, length: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Prepared rows: additive DNA fitness plus a strong coupling of positions 1 and 5."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length))
+    target = rng.normal(size=(length, 4))[np.arange(length), codes].sum(1)
+    target += 2 * rng.normal(size=(4, 4))[codes[:, 1], codes[:, 5]] + 0.2 * rng.normal(size=n)
+    records = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "sequence": ["".join("ACGT"[c] for c in row) for row in codes],
+                            "target": target, "group": ""})
+    return splits.assign(records, task.split, task.name)
+
+
+def test_pair_screen_sees_the_training_rows_only(tmp_path):
+    """A coupling planted in the validation and test rows alone is not found; the one in
+    every row is, and the model keeps its pairs in model.pt."""
+    task = _task(model={"d_model": 8, "d_state": 8, "position_aware": "auto"}, trainer={"lr": 0.0})
+    prepared = _pair_landscape(task)
+    held_out = prepared["split"] != "train"
+    codes = np.array([["ACGT".index(c) for c in s] for s in prepared.loc[held_out, "sequence"]])
+    planted = prepared.copy()
+    planted.loc[held_out, "target"] += 5 * np.random.default_rng(1).normal(size=(4, 4))[codes[:, 2], codes[:, 6]]
+    kept = []
+    for i, rows in enumerate((prepared, planted)):
+        summary = train_fold(rows, task, 0, tmp_path / str(i), progress=False)
+        _, meta = load_model(tmp_path / str(i) / "model.pt")
+        kept.append(meta["model_options"]["pair_sites"])
+        assert summary["n_pairs"] == len(kept[-1])
+        assert "pair_head" not in meta["model_options"]
+    assert kept[0] == kept[1] and [1, 5] in kept[0] and [2, 6] not in kept[1]
+
+
+def test_pair_head_option_errors_are_named():
+    from lyra.models import resolve_pair_head
+    x, mask = torch.zeros(4, 3, 4), torch.ones(4, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match="model.pair_head must be true or false"):
+        resolve_pair_head({"pair_head": "yes"}, x, mask, np.zeros(4), "regression")
+    with pytest.raises(ValueError, match="regression tasks only"):
+        resolve_pair_head({"pair_head": True}, x, mask, np.zeros(4), "binary")
+    with pytest.raises(ValueError, match="not both"):
+        resolve_pair_head({"pair_head": True, "pair_sites": [[0, 1]]}, x, mask, np.zeros(4), "regression")
+    assert resolve_pair_head({"pair_head": False, "d_model": 8}, x, mask, np.zeros(4), "regression") == {"d_model": 8}
 
 
 @pytest.mark.parametrize("cut, on", [(False, True), (True, False)])

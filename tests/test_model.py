@@ -234,6 +234,8 @@ POSITION_OPTIONS = [
     {"position_embedding": "learned", "linear_skip": True, "readout": "flatten", "max_len": 40},
     {"hidden_head": 8, "max_len": 40},
     {"position_embedding": "learned", "linear_skip": True, "hidden_head": 8, "readout": "flatten", "max_len": 40},
+    {"pair_sites": [[0, 5], [3, 39]], "max_len": 40},  # 39: beyond the padded test's length
+    {"position_embedding": "learned", "linear_skip": True, "hidden_head": 8, "pair_sites": [[2, 30]], "max_len": 40},
 ]
 
 
@@ -242,7 +244,7 @@ def _perturbed(model):
     with torch.no_grad():
         if hasattr(model, "head_output"):
             model.head_output.weight.normal_()
-        for name in ("positions", "skip"):
+        for name in ("positions", "skip", "pair_table"):
             if hasattr(model, name):
                 getattr(model, name).normal_()
     return model
@@ -287,6 +289,8 @@ def test_position_options_parameter_counts():
         base + max_len * d_input * hidden + (d_model * hidden + hidden) + hidden * 1)
     assert count(hidden_head=hidden, readout="flatten", max_len=max_len) == (
         base - d_model + max_len * d_model + max_len * d_input * hidden + (max_len * d_model * hidden + hidden) + hidden)
+    # one value per letter combination of each pair (and output)
+    assert count(pair_sites=[[0, 1], [2, 3], [4, 39]], max_len=max_len) == base + 3 * d_input * d_input * 1
 
 
 def test_paper_model_state_dict_is_unchanged_with_options_off():
@@ -304,10 +308,33 @@ def test_too_long_input_raises_a_clear_error(options):
 
 
 @pytest.mark.parametrize("options", [{"position_embedding": "learned"}, {"readout": "flatten"},
-                                     {"linear_skip": True}, {"hidden_head": 8}])
+                                     {"linear_skip": True}, {"hidden_head": 8}, {"pair_sites": [[0, 1]]}])
 def test_length_limited_options_need_max_len(options):
     with pytest.raises(ValueError, match="max_len"):
         Lyra(20, 1, **options)
+
+
+@pytest.mark.parametrize("sites", [[[0, 40]], [[-1, 3]], [[4, 4]]])
+def test_pair_sites_outside_the_length_or_repeated_are_named(sites):
+    with pytest.raises(ValueError, match="pair_sites must be pairs of two different positions in 0..max_len-1=39"):
+        Lyra(20, 1, pair_sites=sites, max_len=40)
+
+
+def test_pair_head_adds_one_table_value_per_pairs_letter_combination():
+    """The pair head adds sum_k T[k, x_p, x_q] (one-hot input), recomputed in numpy."""
+    torch.manual_seed(2)
+    sites = [[0, 9], [4, 5], [2, 7]]
+    model = _perturbed(Lyra(4, 2, d_model=8, d_state=4, pair_sites=sites, max_len=10)).eval()
+    tokens = torch.randint(0, 4, (6, 10))
+    x = torch.nn.functional.one_hot(tokens, 4).float()
+    T = model.pair_table.detach().numpy().copy()
+    with torch.no_grad():
+        with_head = model(x).numpy()
+        model.pair_table.zero_()
+        without_head = model(x).numpy()
+    t = tokens.numpy()
+    expected = sum(T[k, t[:, p], t[:, q]] for k, (p, q) in enumerate(sites))
+    np.testing.assert_allclose(with_head - without_head, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_unknown_position_option_values_are_named():
@@ -383,6 +410,7 @@ SUBSTITUTION_CONFIGS = [
     {"position_embedding": "learned", "linear_skip": True, "max_len": 70},
     {"readout": "flatten", "max_len": 70},
     {"position_embedding": "learned", "linear_skip": True, "hidden_head": 6, "max_len": 70},
+    {"linear_skip": True, "hidden_head": 6, "pair_sites": [[0, 5], [2, 3], [1, 5]], "max_len": 70},
 ]
 
 

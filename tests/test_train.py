@@ -205,6 +205,32 @@ def test_ridge_initialise_silences_the_hidden_head():
         np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(flat), rtol=1e-4, atol=1e-4)
 
 
+def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicators():
+    """The ridge start of a Lyra with a pair head is exactly RidgeCV on one-hot plus one
+    indicator per letter combination of each pair, the design built here in numpy."""
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.train import ridge_initialise
+
+    train = _dataset(300, 3)
+    tokens = train.x.argmax(-1).numpy()
+    sites = [[1, 7], [0, 3]]
+    y = train.y.numpy() + (tokens[:, 1] == tokens[:, 7]) - 0.5 * (tokens[:, 0] > tokens[:, 3])
+    train = EncodedSet(train.x, train.mask, torch.as_tensor(y, dtype=torch.float32))
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, hidden_head=6, pair_sites=sites, max_len=12).eval()
+    with torch.no_grad():
+        model.pair_table.normal_()  # as after training: the start replaces it
+    alpha = ridge_initialise(model, train)
+    indicators = [np.eye(16)[tokens[:, p] * 4 + tokens[:, q]] for p, q in sites]
+    design = np.hstack([train.x.reshape(len(y), -1).numpy(), *indicators])
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(design, y.astype(float))
+    assert alpha == ridge.alpha_
+    with torch.no_grad():
+        np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(design), rtol=1e-4, atol=1e-4)
+
+
 def test_ridge_init_keeps_the_ridge_start_unless_an_epoch_beats_it():
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
