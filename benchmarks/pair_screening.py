@@ -30,7 +30,7 @@ from sklearn.linear_model import RidgeCV
 from fresh_landscapes import LANDSCAPES, term_design
 from lyra.alphabets import get_alphabet
 from lyra.encode import one_hot
-from lyra.pairs import screen_pairs
+from lyra.pairs import letter_codes, screen_pairs
 from lyra.synthetic import epistasis_landscape
 
 ALPHAS = np.logspace(-2, 4, 7)
@@ -41,9 +41,9 @@ def evaluate(name: str, train: pd.DataFrame, valid: pd.DataFrame, target: str, a
     ``lyra.pairs.screen_pairs`` (the screen of Lyra's pair head) keeps on the training rows."""
     start = time.time()
     letters = get_alphabet(alphabet).letters
-    train_codes, valid_codes = (np.array([[letters.index(c) for c in s] for s in part.sequence]) for part in (train, valid))
+    (x, mask), (x_valid, mask_valid) = (one_hot(part.sequence.tolist(), alphabet, "error") for part in (train, valid))
+    train_codes, valid_codes = letter_codes(x, mask), letter_codes(x_valid, mask_valid)
     y, y_valid = train[target].to_numpy(), valid[target].to_numpy()
-    x, mask = one_hot(train.sequence.tolist(), alphabet, "error")
     kept = screen_pairs(x, mask, (y - y.mean()) / y.std())
     scores = []
     for terms in ([], kept):
