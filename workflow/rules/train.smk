@@ -14,7 +14,10 @@ rule train:
         "results/benchmarks/{task}/{model}/train_fold{fold}.tsv"
     conda:
         "../envs/lyra.yaml"
-    threads: 2
+    # one thread: on a CPU, two 1-thread trainings side by side finish 1.3-1.4x sooner
+    # than two 2-thread ones in turn (benchmarks/training_threads.py); --set-threads
+    # train=N gives one job more threads when it runs alone
+    threads: 1
     resources:
         gpu=train_gpus,
     params:
@@ -41,7 +44,8 @@ rule train_seed:
         "results/benchmarks/{task}/{model}/train_seed{seed}.tsv"
     conda:
         "../envs/lyra.yaml"
-    threads: 2
+    # one thread, as rule train
+    threads: 1
     resources:
         gpu=train_gpus,
     params:
