@@ -432,16 +432,17 @@ def calibration(valid: tuple, test: tuple) -> dict:
     |y_true - mean| and std on test rows), ``variance_scale`` (s fitted on valid rows only:
     the root mean square of (y_true - mean) / std, so that s * std is a calibrated spread)
     and ``coverage_1sd`` / ``coverage_2sd`` (share of test rows within mean +- k * s * std;
-    about 0.68 and 0.95 when the errors are Gaussian and calibrated). Rows with std 0 are
-    left out of the fit; the entries are undefined when nothing is left or std is 0 everywhere.
+    about 0.68 and 0.95 when the errors are Gaussian and calibrated). Rows whose std is 0
+    up to float noise (at most ``CONSTANT_RTOL * max(1, |mean|)``, as for constant
+    predictions) are left out of the fit; the entries are undefined when nothing is left.
     """
     y_valid, mean_valid, std_valid = (np.asarray(a, dtype=float) for a in valid)
     y_test, mean_test, std_test = (np.asarray(a, dtype=float) for a in test)
     result = {"n_valid": int(len(y_valid)), "n_test": int(len(y_test)),
               "spearman_abs_error_std": spearman(np.abs(y_test - mean_test), std_test).to_json()}
-    spread = std_valid > 0
+    spread = std_valid > CONSTANT_RTOL * np.maximum(1.0, np.abs(mean_valid))
     if not spread.any():
-        reason = "the ensemble std is 0 on every validation row (identical members)"
+        reason = "the ensemble std is 0 (up to float noise) on every validation row: identical members"
         scale = undefined_value(reason)
     else:
         scale = MetricValue(float(np.sqrt(np.mean(((y_valid - mean_valid)[spread] / std_valid[spread]) ** 2))))

@@ -55,6 +55,18 @@ def test_identical_members_leave_calibration_undefined():
     assert result["variance_scale"]["undefined"] and result["coverage_1sd"]["undefined"]
 
 
+def test_members_equal_up_to_float_noise_leave_calibration_undefined():
+    # e.g. every seed keeping the same ridge model: predictions differ only in the last bits
+    members = _members(n_members=1)
+    y, mean = members[0]["y_true"].to_numpy(), members[0]["y_pred"].to_numpy()
+    noise_std = np.full(len(y), 3e-8) * np.maximum(1.0, np.abs(mean))
+    result = calibration((y, mean, noise_std), (y, mean, noise_std))
+    assert result["variance_scale"]["undefined"] and "identical members" in result["variance_scale"]["reason"]
+    assert result["coverage_1sd"]["undefined"] and result["coverage_2sd"]["undefined"]
+    real_std = noise_std + 0.5  # a spread well above float noise gives a number
+    assert not calibration((y, mean, real_std), (y, mean, real_std))["variance_scale"]["undefined"]
+
+
 def test_n_seeds_on_a_kfold_task_is_a_config_error():
     config = {"tasks": {"k": {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna",
                               "task_type": "regression", "split": {"scheme": "group_kfold", "n_folds": 3},
