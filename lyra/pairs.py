@@ -4,12 +4,15 @@ One-hot ridge regression (``lyra.baselines.fit_linear``) is fitted to the traini
 every position pair is then tested on what ridge leaves over: a one-way ANOVA F-test of
 the residuals grouped by the pair's letter combination. The pairs kept are those the
 Benjamini-Hochberg procedure accepts at false discovery rate ``FDR`` (smallest p first,
-at most ``MAX_PAIRS`` pairs and ``MAX_PAIR_FEATURES`` letter combinations in all). With
-no pair effect at all, the chance that any pair is kept is at most ``FDR``. On the fresh
-landscapes of ``benchmarks/fresh_landscapes.py`` this keeps about as many pairs as the
-landscape has pair terms (docs/experiments-quality.md, "finding the pairs").
-``pair_design`` gives the kept pairs' features, the outer products ``x[p] x[q]^T``, on
-which the pair head is linear.
+at most ``MAX_PAIRS`` pairs and ``MAX_PAIR_FEATURES`` letter combinations in all). A
+round that keeps pairs is followed by another (at most ``MAX_ROUNDS`` in all) on the
+residuals of ridge on one-hot plus the pairs kept so far (``ridge_design``), testing the
+pairs not yet kept: strong pairs left in the residuals hide weaker ones. With no pair
+effect at all, the chance that any pair is kept is at most ``FDR`` (the first round
+must accept one). On the fresh landscapes of ``benchmarks/fresh_landscapes.py`` this
+keeps about as many pairs as the landscape has pair terms (docs/experiments-quality.md,
+"finding the pairs"). ``pair_design`` gives the kept pairs' features, the outer
+products ``x[p] x[q]^T``, on which the pair head is linear.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 from scipy import sparse, stats
 
-from lyra.baselines import fit_linear
+from lyra.baselines import fit_linear, fit_sparse_ridge
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ FDR = 0.05  # false discovery rate of the screen (Benjamini-Hochberg over all pa
 MAX_PAIRS = 64  # most pairs kept (smallest p-values first)
 MAX_PAIR_FEATURES = 16_384  # most letter combinations in all (41 protein pairs): bounds the ridge fit
 MAX_TESTED = 200_000  # screens of more pairs (length above ~630) are skipped, with a warning
+MAX_ROUNDS = 3  # screening rounds; each after the first costs a ridge fit on one-hot plus the pairs kept
 
 
 def letter_codes(x: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
@@ -65,9 +69,9 @@ def pair_p_values(codes: np.ndarray, n_codes: int, residual: np.ndarray) -> tupl
 
 
 def screen_pairs(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, fdr: float = FDR,
-                 max_pairs: int = MAX_PAIRS) -> list[list[int]]:
+                 max_pairs: int = MAX_PAIRS, max_rounds: int = MAX_ROUNDS) -> list[list[int]]:
     """The pairs ``[p, q]`` (0-based, p < q) kept by the screen of one-hot training rows
-    ``x`` (n, L, A), ``mask`` (n, L) and regression targets ``y`` (n,)."""
+    ``x`` (n, L, A), ``mask`` (n, L) and regression targets ``y`` (n,), in the order kept."""
     length = x.shape[1]
     n_tested = length * (length - 1) // 2
     if n_tested == 0:
@@ -76,17 +80,40 @@ def screen_pairs(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, fdr: float 
         log.warning("pair screen skipped: %d position pairs at length %d (at most %d are screened); "
                     "no pair head", n_tested, length, MAX_TESTED)
         return []
-    flat = (x * mask.unsqueeze(-1).to(x.dtype)).reshape(len(x), -1).numpy()
+    masked = x * mask.unsqueeze(-1).to(x.dtype)
+    flat = masked.reshape(len(x), -1).numpy()
     y = np.asarray(y, dtype=np.float64)
-    residual = y - fit_linear(flat, y, "regression").predict(flat)
-    pairs, p_values = pair_p_values(letter_codes(x, mask), x.shape[-1] + 1, residual)
-    accepted = stats.false_discovery_control(p_values, method="bh") < fdr
-    order = [i for i in np.argsort(p_values, kind="stable") if accepted[i]]
-    n_kept = min(len(order), max_pairs, MAX_PAIR_FEATURES // x.shape[-1] ** 2)
-    kept = [pairs[i].tolist() for i in order[:n_kept]]
-    log.info("pair screen: %d of %d position pairs kept (Benjamini-Hochberg FDR %g; %d accepted)%s", len(kept),
-             n_tested, fdr, len(order), f", strongest {kept[:5]}" if kept else "")
+    codes = letter_codes(x, mask)
+    cap = min(max_pairs, MAX_PAIR_FEATURES // x.shape[-1] ** 2)
+    kept: list[list[int]] = []
+    for round_number in range(1, max_rounds + 1):
+        if kept:
+            design = ridge_design(masked, kept)
+            fitted = fit_sparse_ridge(design, y)
+            residual = y - (design @ fitted.coef_ + fitted.intercept_)
+        else:
+            residual = y - fit_linear(flat, y, "regression").predict(flat)
+        pairs, p_values = pair_p_values(codes, x.shape[-1] + 1, residual)
+        done = {tuple(pair) for pair in kept}
+        untested = np.array([(p, q) not in done for p, q in pairs.tolist()])
+        pairs, p_values = pairs[untested], p_values[untested]
+        accepted = stats.false_discovery_control(p_values, method="bh") < fdr
+        order = [i for i in np.argsort(p_values, kind="stable") if accepted[i]]
+        new = [pairs[i].tolist() for i in order[:cap - len(kept)]]
+        log.info("pair screen round %d: %d of %d position pairs kept (Benjamini-Hochberg FDR %g; %d accepted)%s",
+                 round_number, len(new), len(pairs), fdr, len(order), f", strongest {new[:5]}" if new else "")
+        kept += new
+        if not new or len(kept) >= cap:
+            break
+    log.info("pair screen: %d of %d position pairs kept", len(kept), n_tested)
     return kept
+
+
+def ridge_design(x: torch.Tensor, sites: list[list[int]]) -> sparse.csr_matrix:
+    """The design of ridge on one-hot plus pairs: the flattened (masked) inputs ``x``
+    (n, L, E) beside ``pair_design(x, sites)``."""
+    flat = sparse.csr_matrix(x.reshape(len(x), -1).double().numpy())
+    return sparse.hstack([flat, pair_design(x, sites)], format="csr")
 
 
 def pair_design(x: torch.Tensor, sites: list[list[int]]) -> sparse.csr_matrix:

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy import sparse
 from tqdm.auto import tqdm
 
 from lyra import distributed
@@ -32,7 +31,7 @@ from lyra.baselines import fit_linear, fit_sparse_ridge
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
-from lyra.pairs import pair_design
+from lyra.pairs import ridge_design
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
@@ -63,8 +62,9 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
 
     RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
-    to the flattened, masked one-hot inputs (plus, for a Lyra with a pair head, the pair
-    features of ``lyra.pairs.pair_design``) and the (standardised) targets; its
+    to the flattened, masked one-hot inputs (for a Lyra with a pair head, by
+    ``lyra.baselines.fit_sparse_ridge`` to one-hot plus the pair features,
+    ``lyra.pairs.ridge_design``) and the (standardised) targets; its
     coefficients become the skip weights (and the pair tables), its intercept the decoder bias, and the
     decoder weights (and a hidden head's output weights) are zeroed, so the model's
     initial prediction is exactly the ridge prediction and the network learns what ridge leaves over. Returns the chosen alpha.
@@ -81,8 +81,7 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     if pair_table is None:
         fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
     else:
-        design = sparse.hstack([sparse.csr_matrix(flat), pair_design(x, model.pair_sites.tolist())], format="csr")
-        fitted = fit_sparse_ridge(design, train.y.numpy().astype(float))
+        fitted = fit_sparse_ridge(ridge_design(x, model.pair_sites.tolist()), train.y.numpy().astype(float))
     n_site = length * x.shape[2]
     skip.zero_()
     skip[:length, :, 0] = torch.as_tensor(fitted.coef_[:n_site], dtype=skip.dtype).reshape(length, x.shape[2])

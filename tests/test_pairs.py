@@ -45,6 +45,28 @@ def test_screen_finds_planted_pairs_and_none_in_an_additive_landscape():
     assert pairs.screen_pairs(x, mask, y) == []
 
 
+def test_a_second_round_finds_a_pair_that_strong_pairs_hid():
+    # two strong pairs leave most of the residual variance in round 1, where the weak
+    # pair (3, 7) is not accepted; on the residuals of ridge with the strong pairs it is
+    rng = np.random.default_rng(5)
+    n, length, letters = 1500, 10, 4
+    codes = rng.integers(0, letters, (n, length))
+    y = 6.0 * rng.normal(size=(letters, letters))[codes[:, 0], codes[:, 1]]
+    y += 6.0 * rng.normal(size=(letters, letters))[codes[:, 4], codes[:, 5]]
+    y += 0.45 * rng.normal(size=(letters, letters))[codes[:, 3], codes[:, 7]] + 0.5 * rng.normal(size=n)
+    x = torch.nn.functional.one_hot(torch.as_tensor(codes), letters).float()
+    mask = torch.ones(n, length, dtype=torch.bool)
+    assert sorted(map(tuple, pairs.screen_pairs(x, mask, y, max_rounds=1))) == [(0, 1), (4, 5)]
+    assert pairs.screen_pairs(x, mask, y) == [[0, 1], [4, 5], [3, 7]]  # in the order kept
+
+
+def test_ridge_design_is_one_hot_beside_the_pair_features():
+    x, _, _, _ = _landscape(40, 5, 3, [])
+    design = pairs.ridge_design(x, [[0, 2]]).toarray()
+    np.testing.assert_array_equal(design[:, :15], x.reshape(40, -1).numpy())
+    np.testing.assert_array_equal(design[:, 15:], pairs.pair_design(x, [[0, 2]]).toarray())
+
+
 def test_screen_keeps_the_strongest_pairs_up_to_max_pairs():
     planted = [(0, 1), (2, 3), (4, 5), (6, 7)]
     x, mask, y, _ = _landscape(3000, 10, 4, planted)
