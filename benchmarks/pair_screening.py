@@ -4,7 +4,9 @@ One-hot ridge misses pairwise terms; a generic pairwise model (a polynomial kern
 all position pairs) dilutes them among hundreds of empty pairs. This measures the screen
 of Lyra's pair head without the network: ``lyra.pairs.screen_pairs`` (a one-way ANOVA
 F-test of one-hot ridge's training residuals on each pair's letter combinations,
-Benjamini-Hochberg at a false discovery rate of 0.05), then RidgeCV on one-hot plus the kept pairs' indicator features.
+Benjamini-Hochberg at a false discovery rate of 0.05, re-screened in up to 3 rounds on
+the residuals of ridge with the pairs kept so far), then RidgeCV on one-hot plus the kept
+pairs' indicator features.
 Everything is fitted on training rows and scored on validation rows; test rows are not
 read.
 

@@ -1,6 +1,6 @@
 """Two CPU trainings: one after the other with 2 threads each, or side by side with 1 each.
 
-    python benchmarks/training_threads.py            # about 3 minutes on 2 CPU cores
+    python benchmarks/training_threads.py            # about 1.5 minutes on 2 CPU cores
     python benchmarks/training_threads.py --quick    # one shape, fewer epochs
 
 The default run has dozens of independent Lyra trainings, so on a CPU the question for
