@@ -83,14 +83,19 @@ class _FoldFit:
 def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", variants: dict | None = None,
                 epoch_callback=None) -> tuple[float, int | None]:
     """Fit ``model_name`` on the train rows of a fold view that holds train and valid rows
-    only (a tuning trial); returns the best validation score and the epoch at which
-    ``epoch_callback`` stopped it (None when it ran to the end)."""
+    only (a tuning trial); returns the network's best validation score and the epoch at
+    which ``epoch_callback`` stopped it (None when it ran to the end).
+
+    The ridge candidate is left out: it is the same ridge fit whatever the trial's
+    settings, so where it wins every trial would tie at its score and the search could
+    not rank settings. A training with the chosen settings still compares against it."""
     if set(rows["split"]) - {"train", "valid"}:
         raise ValueError("fit_on_rows takes train and valid rows only")
     fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
     if fold_fit.base == "ridge":
         raise ValueError("tuning searches the options of a neural model, not ridge")
-    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, fold_fit.trainer,
+    trainer = dataclasses.replace(fold_fit.trainer, ridge_candidate=False)
+    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
                                 progress=False, epoch_callback=epoch_callback)
     return report.best_score, report.stopped_by_callback
 

@@ -1,8 +1,11 @@
 """Settings chosen on validation (lyra.tuning): trials are recorded, the task's own settings
 are trial 0, the test rows never reach a trial, and the best settings are applied as given."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
+from sklearn.linear_model import RidgeCV
 
 pytest.importorskip("optuna")
 
@@ -50,6 +53,28 @@ def test_trials_are_recorded_and_test_rows_are_never_used():
     again, best_again = tune(poisoned, task)
     pd.testing.assert_frame_equal(trials.drop(columns="seconds"), again.drop(columns="seconds"))
     assert best_again["settings"] == best["settings"]
+
+
+def test_a_trial_scores_the_network_not_the_ridge_candidate():
+    # position-aware Lyra compares its network against the ridge model after training; that
+    # ridge fit is the same in every trial, so a trial must report the network's own score
+    from lyra.encode import one_hot
+    from lyra.runner import fit_on_rows
+
+    task = task_from_config({"tasks": {"t": {
+        "input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": "regression",
+        "split": {"scheme": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},
+        "model": {"d_model": 8, "d_state": 4, "position_aware": True}, "trainer": {"epochs": 1, "batch_size": 32}}}},
+        "t")
+    view = splits.view(_prepared(task), 0, task.split)
+    rows = view[view["split"] != "test"].reset_index(drop=True)
+    score, _ = fit_on_rows(rows, task)
+    train, valid = (rows[rows["split"] == part] for part in ("train", "valid"))
+    flat = [one_hot(part["sequence"].tolist(), "dna", "error")[0].reshape(len(part), -1).numpy() for part in (train, valid)]
+    ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(flat[0], train["target"])
+    ridge_score = spearmanr(ridge.predict(flat[1]), valid["target"]).statistic
+    assert ridge_score > 0.9  # an additive landscape: the candidate would win
+    assert score < ridge_score - 0.1  # one epoch of a tiny network, reported as such
 
 
 def test_best_settings_are_laid_over_the_task():
