@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from scipy import sparse
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import StratifiedKFold
 from torch import nn
@@ -204,14 +205,47 @@ def fit_sparse_ridge(X: sparse.spmatrix, y: np.ndarray, alphas: np.ndarray = RID
     return RidgeFit(coef, float(y_mean - mean @ coef), float(alphas[best]))
 
 
-def class_probabilities(model, X, n_classes: int | None = None) -> np.ndarray:
+class LinearWeights(NamedTuple):
+    """A fitted ``fit_linear`` model as plain arrays, so that a model file holds no
+    scikit-learn object: ``coef`` (p,) for ridge, (k, p) for logistic regression (k = 1
+    when binary), ``intercept`` () or (k,), and ``classes`` (the class indices seen in
+    training; None for ridge). Predictions are scikit-learn's, computed as it does."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes: np.ndarray | None
+
+    @classmethod
+    def of(cls, estimator) -> "LinearWeights":
+        classes = getattr(estimator, "classes_", None)
+        # in the estimator's own dtype: RidgeCV fitted on float32 features predicts in float32
+        return cls(np.asarray(estimator.coef_), np.asarray(estimator.intercept_),
+                   None if classes is None else np.asarray(classes, dtype=np.int64))
+
+    def decision(self, flat: np.ndarray) -> np.ndarray:
+        """``flat @ coef.T + intercept``: (n,) for ridge and binary, (n, k) for multiclass."""
+        scores = flat @ self.coef.T + self.intercept
+        return scores.reshape(-1) if scores.ndim > 1 and scores.shape[1] == 1 else scores
+
+    def predict_proba(self, flat: np.ndarray) -> np.ndarray:
+        """(n, len(classes)): the logistic of the binary score, a softmax of the multiclass ones."""
+        scores = self.decision(flat)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.stack([1 - positive, positive], axis=1)
+        scores = scores - scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+def class_probabilities(weights: LinearWeights, X, n_classes: int | None = None) -> np.ndarray:
     """(n, n_classes) probabilities of a fitted logistic model; classes absent from its
     training rows (up to ``n_classes``) get probability 0."""
     flat = _flatten(X, "X")
-    width = max(n_classes or 0, int(model.classes_.max()) + 1)
+    width = max(n_classes or 0, int(weights.classes.max()) + 1)
     probabilities = np.zeros((len(flat), width))
     if len(flat):
-        probabilities[:, model.classes_] = model.predict_proba(flat)
+        probabilities[:, weights.classes] = weights.predict_proba(flat)
     return probabilities
 
 
@@ -229,5 +263,5 @@ def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
     model = fit_linear(train_X, train_y, task_type, seed)
     if task_type == "regression":
         return RidgeResult(model.predict(_flatten(test_X, "test_X")), None, model)
-    probabilities = class_probabilities(model, test_X, n_classes)
+    probabilities = class_probabilities(LinearWeights.of(model), test_X, n_classes)
     return RidgeResult(probabilities.argmax(axis=1), probabilities, model)

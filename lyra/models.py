@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra.baselines import CNN, OneHotLinear, TransformerEncoderModel, class_probabilities, fit_linear
+from lyra.baselines import CNN, LinearWeights, OneHotLinear, TransformerEncoderModel, class_probabilities, fit_linear
 from lyra.config import CLASSIFICATION, MODELS, TrainerConfig
 from lyra.devices import select_devices
 from lyra.launch import launch_fit
@@ -212,9 +212,10 @@ class RidgeModel:
 
     name = "ridge"
 
-    def __init__(self, d_input: int, d_output: int, task_type: str, estimator=None, length: int | None = None):
+    def __init__(self, d_input: int, d_output: int, task_type: str, weights: LinearWeights | None = None,
+                 length: int | None = None):
         self.d_input, self.d_output, self.task_type = d_input, d_output, task_type
-        self.estimator, self.length = estimator, length
+        self.weights, self.length = weights, length
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             **_ignored) -> FitReport:
@@ -224,7 +225,8 @@ class RidgeModel:
         self.length = train.x.shape[1]
         classification = task_type in CLASSIFICATION
         y = train.y.numpy().astype(int) if classification else train.y.numpy()
-        self.estimator = fit_linear(train.x.numpy(), y, task_type, trainer.seed)
+        estimator = fit_linear(train.x.numpy(), y, task_type, trainer.seed)
+        self.weights = LinearWeights.of(estimator)
         metric = trainer.selection_metric or ("accuracy" if classification else "spearman")
         row = {"epoch": 1}
         for name, data in (("train", train), ("valid", valid)):
@@ -233,7 +235,7 @@ class RidgeModel:
         valid_score = score(self.predict(valid.x, valid.mask), valid.y.numpy(), task_type, metric)
         row[f"valid_{metric}"] = valid_score * (-1.0 if metric == "mse" else 1.0)
         row["C" if classification else "alpha"] = float(
-            np.ravel(self.estimator.C_)[0] if classification else self.estimator.alpha_)
+            np.ravel(estimator.C_)[0] if classification else estimator.alpha_)
         return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
                          resumed_from_epoch=0)
 
@@ -246,13 +248,13 @@ class RidgeModel:
                              f"long; got length {x.shape[1]}")
         flat = torch.nn.functional.pad(x, (0, 0, 0, self.length - x.shape[1])).reshape(len(x), -1).numpy()
         if self.task_type in CLASSIFICATION:
-            probabilities = class_probabilities(self.estimator, flat, self.d_output)
+            probabilities = class_probabilities(self.weights, flat, self.d_output)
             return np.log(np.clip(probabilities, 1e-12, None))
-        return np.asarray(self.estimator.predict(flat), dtype=np.float64)[:, None]
+        return np.asarray(self.weights.decision(flat), dtype=np.float64)[:, None]
 
     def n_parameters(self) -> int:
         """Fitted coefficients and intercepts."""
-        return int(np.size(self.estimator.coef_) + np.size(self.estimator.intercept_))
+        return int(np.size(self.weights.coef) + np.size(self.weights.intercept))
 
     def device(self) -> str:
         return "cpu"
@@ -261,12 +263,18 @@ class RidgeModel:
         return _longer_than(self.length, "one-hot ridge has position-specific features", sequences)
 
     def state(self) -> dict:
-        return {"d_output": self.d_output, "estimator": self.estimator, "length": self.length}
+        """The fitted weights as tensors (exact float64 copies), so model.pt holds no Python objects."""
+        weights = {name: torch.from_numpy(np.asarray(value)) for name, value in self.weights._asdict().items()
+                   if value is not None}
+        return {"d_output": self.d_output, "linear": weights, "length": self.length}
 
     @classmethod
     def from_saved(cls, saved: dict) -> "RidgeModel":
-        d_output = saved.get("d_output") or max(1, len(saved.get("classes") or []))
-        return cls(saved["d_input"], d_output, saved["task_type"], saved["estimator"], saved["length"])
+        linear = saved["linear"]
+        classes = linear.get("classes")
+        weights = LinearWeights(linear["coef"].numpy(), linear["intercept"].numpy(),
+                                None if classes is None else classes.numpy())
+        return cls(saved["d_input"], saved["d_output"], saved["task_type"], weights, saved["length"])
 
 
 class OneHotLinearModel:
