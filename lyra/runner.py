@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra import models, results, splits
+from lyra import models, results, splits, tensorfile
 from lyra.alphabets import get_alphabet
 from lyra.atomic import atomic_path
 from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
 from lyra.encode import one_hot
+from lyra.errors import LyraInputError
 from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
 from lyra.transforms import TargetScaler
@@ -183,9 +184,18 @@ def _add_outputs(predictions: pd.DataFrame, outputs: np.ndarray, task_type: str,
 
 
 def load_model(path: str | Path) -> tuple[models.NeuralModel | models.RidgeModel, dict]:
-    """Load ``model.pt`` written by ``train_fold``: the fitted model and its metadata."""
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    return models.from_saved(saved), saved
+    """Load ``model.pt`` written by ``train_fold``: the fitted model and its metadata.
+
+    The one reader of model files (``lyra.tensorfile.load``: no code in the file runs);
+    LyraInputError naming the file when it is not such a model."""
+    saved = tensorfile.load(path)
+    try:
+        return models.from_saved(saved), saved
+    except KeyError as error:
+        raise LyraInputError(path, "contents", f"not a lyra model file: it has no {error} entry") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError) as error:
+        problem = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise LyraInputError(path, "contents", f"not a lyra model file: {problem}") from None
 
 
 def predict_substitutions(model, meta: dict, reference: str, positions: list[int], letters: list[str],

@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lyra import distributed
+from lyra import distributed, tensorfile
 from lyra.atomic import atomic_path
 from lyra.baselines import fit_linear, fit_sparse_ridge
 from lyra.config import CLASSIFICATION, TrainerConfig
+from lyra.errors import LyraInputError
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
 from lyra.pairs import ridge_design
@@ -199,9 +200,13 @@ def score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> fl
 
 
 def _rng_state(generator: torch.Generator) -> dict:
+    """Every random-number-generator state as tensors and plain values (a checkpoint is
+    read with ``lyra.tensorfile.load``, which rebuilds no NumPy arrays)."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"] = {**numpy_state["state"], "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))}
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": numpy_state,
         "python": random.getstate(),
         "shuffle": generator.get_state(),
     }
@@ -212,7 +217,9 @@ def _rng_state(generator: torch.Generator) -> dict:
 
 def _set_rng_state(state: dict, generator: torch.Generator) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    np.random.set_state({**numpy_state, "state": {**numpy_state["state"],
+                                                  "key": numpy_state["state"]["key"].numpy().astype(np.uint32)}})
     random.setstate(state["python"])
     generator.set_state(state["shuffle"])
     if "cuda" in state and torch.cuda.is_available():
@@ -263,6 +270,47 @@ def train_epoch(
     return distributed.mean_over_ranks(total_loss, len(order))
 
 
+_LOOP_STATE = {"epoch", "best_score", "best_epoch", "bad_epochs", "history", "finished"}
+
+
+def _resume(path: Path, fingerprint: str, model: torch.nn.Module, optimizer, scheduler, generator: torch.Generator,
+            device) -> tuple[dict, dict] | None:
+    """Restore a run from its checkpoint ``path``: the loop state and the best weights.
+
+    None, after one warning naming the file and why, when the file is unreadable (e.g.
+    truncated), holds anything but tensors and plain values, belongs to another run, or
+    does not fit this model; the model, optimizer, scheduler and random states are then
+    as they were, so training starts from the beginning as if there were no checkpoint."""
+    try:
+        saved = tensorfile.load(path, map_location=device)
+    except LyraInputError as error:
+        log.warning("ignoring checkpoint %s; training from the start", error)
+        return None
+    if saved.get("fingerprint") != fingerprint:
+        log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", path)
+        return None
+    before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+              copy.deepcopy(scheduler.state_dict()), _rng_state(generator))
+    try:
+        missing = _LOOP_STATE - set(saved["state"])
+        if missing:
+            raise KeyError(f"state has no {sorted(missing)}")
+        model.load_state_dict(saved["best_state"])  # checks that the best weights fit the model too
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_state(saved["rng"], generator)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        scheduler.load_state_dict(before[2])
+        _set_rng_state(before[3], generator)
+        problem = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        log.warning("ignoring checkpoint %s: it does not fit this run (%s); training from the start", path, problem)
+        return None
+    return saved["state"], saved["best_state"]
+
+
 def fit(
     model: torch.nn.Module,
     train: EncodedSet,
@@ -303,18 +351,11 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     resumed_from, stopped_by_callback = 0, None
     if checkpoint_path is not None and Path(checkpoint_path).exists():
-        saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if saved.get("fingerprint") == fingerprint:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            best_state = saved["best_state"]
-            state = saved["state"]
-            _set_rng_state(saved["rng"], generator)
+        resumed = _resume(Path(checkpoint_path), fingerprint, model, optimizer, scheduler, generator, device)
+        if resumed is not None:
+            state, best_state = resumed
             resumed_from = state["epoch"]
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
-        else:
-            log.warning("ignoring checkpoint %s: it belongs to a different configuration or data", checkpoint_path)
     # the ridge options act on a Lyra with the one-hot skip head; a task's trainer block is
     # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore them
     has_skip = getattr(model, "skip", None) is not None
