@@ -225,7 +225,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         frame["fold"] = 0
     metric = args.metric or ("spearman" if args.task_type == "regression" else "accuracy")
     classes = args.classes.split(",") if args.classes else None
-    metrics = evaluate_predictions(frame, args.task_type, metric, classes, n_boot=args.n_boot, seed=args.seed)
+    metrics = evaluate_predictions(frame, args.task_type, metric, classes, n_boot=args.n_boot, seed=args.seed,
+                                   source=args.predictions)
     write_json(metrics, args.out)
     print(_headline(metrics))
 

@@ -21,6 +21,17 @@ class LyraInputError(ValueError):
         super().__init__(f"{self.source}: {location}: {problem}")
 
 
+class TrainingDiverged(LyraInputError):
+    """Training gave a non-finite loss or prediction (a learning rate too high, say): the
+    run stops and writes no model, predictions or metrics.
+
+    ``lyra.train.fit`` raises it with ``source`` "training"; ``lyra.runner.train_fold``
+    names the task, model and fold instead (``at``)."""
+
+    def at(self, source: str) -> "TrainingDiverged":
+        return TrainingDiverged(source, self.location, self.problem)
+
+
 def report_input_error(error: BaseException, log_path: str | PathLike | None = None, prefix: str = "error") -> str:
     """Write ``<prefix>: <file>: <location>: <problem>`` as one line to stderr (and to the
     end of ``log_path`` when given); returns the line."""

@@ -347,6 +347,18 @@ def _fold_summary(test: pd.DataFrame, task_type: str, metric: str, prob_cols: li
     }
 
 
+def _check_finite_predictions(predictions: pd.DataFrame, columns: list[str], source: str) -> None:
+    """LyraInputError naming the first row whose prediction is empty, NaN or infinite (a
+    model that diverged), rather than metrics computed from it."""
+    values = predictions[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if len(bad):
+        first = predictions.iloc[bad[0]]
+        where = f"id {first['id']!r}" if "id" in predictions.columns else f"row {bad[0] + 1}"
+        raise LyraInputError(source, where, f"{len(bad)} of {len(predictions)} rows have no finite prediction "
+                                            f"({', '.join(columns)} empty, NaN or infinite); retrain the model")
+
+
 def evaluate_predictions(
     predictions: pd.DataFrame,
     task_type: str,
@@ -388,6 +400,8 @@ def evaluate_predictions(
     prob_cols = [] if task_type == "regression" else _class_columns(predictions, classes, source)
     if task_type == "binary" and len(prob_cols) != 2:
         raise LyraInputError(source, "header", f"binary task needs 2 prob_ columns, found {prob_cols}")
+
+    _check_finite_predictions(predictions, ["y_pred", *prob_cols], source)
 
     result = {
         "metric": metric,

@@ -29,7 +29,7 @@ from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
 from lyra.encode import one_hot
-from lyra.errors import LyraInputError
+from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
 from lyra.transforms import TargetScaler
@@ -129,12 +129,20 @@ def train_fold(
     base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
                                   task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
-    report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
-                       checkpoint_path=out_dir / "checkpoint.pt", fingerprint=fingerprint, device=device,
-                       progress=progress, scratch_dir=out_dir)
+    run = f"task {task.name!r}, model {model_name!r}, fold {fold}"
+    try:
+        report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
+                           checkpoint_path=out_dir / "checkpoint.pt", fingerprint=fingerprint, device=device,
+                           progress=progress, scratch_dir=out_dir)
+    except TrainingDiverged as error:
+        raise error.at(run) from None
+    outputs = model.predict(x, mask, trainer.eval_batch_size)
+    n_bad = int((~np.isfinite(outputs)).any(axis=1).sum())
+    if n_bad:  # e.g. a model whose own options (onehot_linear's lr) made it diverge
+        raise TrainingDiverged(run, "predictions", f"{n_bad} of {len(outputs)} rows have a non-finite output: "
+                                                   "training diverged; lower the learning rate")
     with atomic_path(out_dir / "history.csv") as tmp:  # written once, so a killed run leaves no partial output
         report.history.to_csv(tmp, index=False)
-    outputs = model.predict(x, mask, trainer.eval_batch_size)
     metadata = {
         "model_name": base,
         "variant": model_name,

@@ -29,7 +29,7 @@ from lyra import distributed, tensorfile
 from lyra.atomic import atomic_path
 from lyra.baselines import fit_linear, fit_sparse_ridge
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.errors import LyraInputError
+from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
 from lyra.pairs import ridge_design
@@ -270,6 +270,22 @@ def train_epoch(
     return distributed.mean_over_ranks(total_loss, len(order))
 
 
+def _stop_if_diverged(epoch: int, train_loss: float, valid_loss: float, lr: float,
+                      checkpoint_path: Path | None) -> None:
+    """TrainingDiverged naming the epoch, the loss and the epoch's first learning rate when the mean
+    training loss or the validation loss (non-finite outputs) is not finite. The loss is
+    read once per epoch (reading it every step would make a GPU wait for the host), so
+    the run stops at the end of the epoch in which it diverged. The checkpoint of earlier
+    epochs is removed: resuming it would diverge again."""
+    if math.isfinite(train_loss) and math.isfinite(valid_loss):
+        return
+    which, value = ("training", train_loss) if not math.isfinite(train_loss) else ("validation", valid_loss)
+    if checkpoint_path is not None and distributed.is_main():
+        Path(checkpoint_path).unlink(missing_ok=True)
+    raise TrainingDiverged("training", f"epoch {epoch}", f"{which} loss is {value} at learning rate {lr:g}: "
+                                                         "training diverged; lower trainer.lr")
+
+
 _LOOP_STATE = {"epoch", "best_score", "best_epoch", "bad_epochs", "history", "finished"}
 
 
@@ -392,6 +408,7 @@ def fit(
         valid_loss = loss(torch.from_numpy(outputs), valid.y, task_type, None if class_weight is None else class_weight.cpu()).item()
         valid_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
         state["epoch"] += 1
+        _stop_if_diverged(state["epoch"], train_loss, valid_loss, lr, checkpoint_path)
         improved = np.isfinite(valid_score) and valid_score > state["best_score"]
         if improved or (state["epoch"] == 1 and not config.ridge_init):
             best_state = copy.deepcopy(model.state_dict())

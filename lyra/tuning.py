@@ -22,6 +22,7 @@ import pandas as pd
 
 from lyra import splits
 from lyra.config import Task
+from lyra.errors import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ def tune(prepared: pd.DataFrame, task: Task, model_name: str = "lyra", variants:
         return score if math.isfinite(score) else -1.0
 
     started = time.perf_counter()
+    # a trial whose settings make training diverge fails (state "fail" in the table); the search goes on
     study.optimize(objective, n_trials=int(spec.get("trials", 20)), timeout=60.0 * float(spec.get("minutes", 30)),
-                   show_progress_bar=progress)
+                   show_progress_bar=progress, catch=(TrainingDiverged,))
     rows = []
     for t in study.trials:
         rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value,
