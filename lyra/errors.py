@@ -21,6 +21,11 @@ class LyraInputError(ValueError):
         super().__init__(f"{self.source}: {location}: {problem}")
 
 
+class WriteError(LyraInputError):
+    """An output the system would not let us write (``lyra.atomic.atomic_path``), reported
+    as one line like bad input: ``<path>: writing: no space left on device``."""
+
+
 class TrainingDiverged(LyraInputError):
     """Training gave a non-finite loss or prediction (a learning rate too high, say): the
     run stops and writes no model, predictions or metrics.

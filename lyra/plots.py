@@ -17,14 +17,17 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
 
+from lyra.atomic import atomic_path
+
 HEXBIN_ABOVE = 2000  # test rows above which the scatter becomes a hexbin density plot
 DPI = 150
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (``lyra.atomic``), in the format its suffix names."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI, bbox_inches="tight")
     return path
 
 

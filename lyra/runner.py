@@ -159,8 +159,7 @@ def train_fold(
         "classes": classes,
         "scaler": scaler.to_dict(),
     }
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({**metadata, **model.state()}, tmp)
+    tensorfile.save({**metadata, **model.state()}, out_dir / "model.pt")
 
     predictions = view[["id", "sequence", "split"]].copy()
     predictions["fold"] = fold

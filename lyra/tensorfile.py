@@ -1,8 +1,8 @@
-"""Read torch files that hold only tensors and plain values, without running code.
+"""Torch files that hold only tensors and plain values, read without running code.
 
 Model files (``model.pt``), training checkpoints (``checkpoint.pt``) and the files the
-multi-device launcher passes between processes are written with ``torch.save`` and read
-back only through ``load``, which unpickles with ``weights_only=True``: tensors, dict,
+multi-device launcher passes between processes are written by ``save`` and read back
+only through ``load``, which unpickles with ``weights_only=True``: tensors, dict,
 list, tuple, str, int, float, bool and None are rebuilt, and a file naming any other
 Python object (a class, a function such as ``os.system``) is refused before that object
 is created, so opening a file from elsewhere cannot run code.
@@ -10,13 +10,25 @@ is created, so opening a file from elsewhere cannot run code.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
 
 import torch
 
+from lyra.atomic import atomic_path
 from lyra.errors import LyraInputError
+
+
+def save(obj: dict, path: str | os.PathLike) -> None:
+    """Write ``obj`` (tensors and plain values) to ``path`` atomically. It is serialised in
+    memory and written by Python, so a full disk is an OSError naming its cause (torch's
+    own file writer reports only "iostream error"), which ``atomic_path`` turns into one line."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:

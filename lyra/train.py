@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lyra import distributed, tensorfile
-from lyra.atomic import atomic_path
 from lyra.baselines import fit_linear, fit_sparse_ridge
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.errors import LyraInputError, TrainingDiverged
@@ -426,19 +425,9 @@ def fit(
             }
         )
         if checkpoint_path is not None and distributed.is_main():
-            with atomic_path(checkpoint_path) as tmp:
-                torch.save(
-                    {
-                        "fingerprint": fingerprint,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "best_state": best_state,
-                        "state": state,
-                        "rng": _rng_state(generator),
-                    },
-                    tmp,
-                )
+            tensorfile.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "best_state": best_state, "state": state,
+                             "rng": _rng_state(generator)}, checkpoint_path)
         log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
                                                           if k != "epoch"))
         bar.update(1)

@@ -4,9 +4,11 @@ figure (rule ``experiment_epistasis``)."""
 import logging
 
 from lyra.atomic import atomic_path
+from lyra.errors import exit_on_input_error
 from lyra.experiments import order_plot, results_table
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 table = results_table(snakemake.params.entries)
 with atomic_path(snakemake.output.table) as tmp:

@@ -6,9 +6,11 @@ import logging
 
 from lyra import scaling
 from lyra.atomic import atomic_path
+from lyra.errors import exit_on_input_error
 from lyra.experiments import scaling_plot, scaling_table
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 
 def repeats_for(name, length):

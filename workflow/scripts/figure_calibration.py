@@ -7,9 +7,11 @@ import logging
 import numpy as np
 
 from lyra import plots
+from lyra.errors import exit_on_input_error
 from lyra.results import read_json, read_predictions
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 members = [read_predictions(p) for p in snakemake.input.predictions]
 values = np.stack([m["y_pred"].to_numpy(dtype=float) for m in members])

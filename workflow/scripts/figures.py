@@ -6,9 +6,11 @@ import logging
 import pandas as pd
 
 from lyra import plots
+from lyra.errors import exit_on_input_error
 from lyra.results import read_json, read_predictions, test_value
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 out = snakemake.output
 plots.learning_curves(pd.read_csv(snakemake.input.history), out.learning_curve)

@@ -2,9 +2,11 @@
 
 import logging
 
+from lyra.errors import exit_on_input_error
 from lyra.summary import write_summary
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 write_summary(
     snakemake.params.tasks,

@@ -6,11 +6,13 @@ import logging
 import torch
 
 from lyra.config import Task
+from lyra.errors import exit_on_input_error
 from lyra.plots import tuning_plot
 from lyra.results import read_prepared, write_json, write_table
 from lyra.tuning import tune
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
+exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback
 
 torch.set_num_threads(snakemake.threads)
 task = Task.from_dict(snakemake.params.task)
