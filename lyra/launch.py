@@ -2,9 +2,10 @@
 
 ``launch_fit`` runs ``lyra.train.fit`` under ``python -m torch.distributed.run --standalone``
 (which picks a free port so concurrent jobs on one node do not collide). The parent
-writes the model, the encoded data and the settings to a scratch file, each rank reads
-it memory-mapped, and rank 0 writes the checkpoint, the history and the result that the
-parent reads back. GPUs use the NCCL backend, CPUs gloo (so the same configuration also
+writes how to build the model, its weights, the encoded data and the settings to a
+scratch file, each rank reads it memory-mapped, and rank 0 writes the checkpoint, the
+history and the result that the parent reads back. Both files hold only tensors and
+plain values (``lyra.tensorfile``), so reading them runs no code. GPUs use the NCCL backend, CPUs gloo (so the same configuration also
 runs, and is tested, without GPUs). The per-step helpers are in ``lyra.distributed``.
 """
 
@@ -17,18 +18,25 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch.distributed as dist
 
+from lyra import tensorfile
+from lyra.config import TrainerConfig
 from lyra.distributed import local_batch_size
-from lyra.train import fit, seed_everything
+from lyra.errors import TrainingDiverged
+from lyra.train import EncodedSet, FitResult, fit, seed_everything
 
 log = logging.getLogger(__name__)
 
 
-def launch_fit(model, train, valid, task_type, config, devices: list[torch.device], scratch_dir: Path,
-               **fit_kwargs):
-    """Run ``lyra.train.fit`` on ``devices`` (one process each) and return rank 0's FitResult."""
+def launch_fit(model, build: dict, train, valid, task_type, config, devices: list[torch.device], scratch_dir: Path,
+               checkpoint_path: Path | None = None, fingerprint: str = "", progress: bool = True) -> FitResult:
+    """Run ``lyra.train.fit`` on ``devices`` (one process each) and return rank 0's FitResult.
+
+    ``build`` rebuilds ``model`` in each rank: ``lyra.models.build_module``'s ``name``,
+    ``d_input``, ``d_output`` and ``options``; ``model``'s weights travel as tensors."""
     world = len(devices)
     if config.batch_size % world:
         log.warning("batch_size %d is not a multiple of %d processes; each takes %d rows per step",
@@ -38,8 +46,11 @@ def launch_fit(model, train, valid, task_type, config, devices: list[torch.devic
     with tempfile.TemporaryDirectory(prefix="ddp-", dir=scratch_dir) as tmp:
         spec = Path(tmp) / "spec.pt"
         result = Path(tmp) / "result.pt"
-        torch.save({"model": model, "train": train, "valid": valid, "task_type": task_type, "config": config,
-                    "devices": [str(d) for d in devices], "fit_kwargs": fit_kwargs, "result": str(result)}, spec)
+        tensorfile.save({"build": build, "weights": model.state_dict(), "train": vars(train), "valid": vars(valid),
+                         "task_type": task_type, "config": config.to_dict(), "devices": [str(d) for d in devices],
+                         "fit_kwargs": {"checkpoint_path": None if checkpoint_path is None else str(checkpoint_path),
+                                        "fingerprint": fingerprint, "progress": progress},
+                         "result": str(result)}, spec)
         threads = max(1, torch.get_num_threads() // world)
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
                    f"--nproc-per-node={world}", "-m", "lyra.launch", str(spec)]
@@ -47,26 +58,41 @@ def launch_fit(model, train, valid, task_type, config, devices: list[torch.devic
         if completed.returncode != 0 or not result.exists():
             raise RuntimeError(f"data-parallel training failed (torchrun exit status {completed.returncode}); "
                                "the ranks' errors are printed above")
-        return torch.load(result, map_location="cpu", weights_only=False)
+        saved = tensorfile.load(result)
+        if "diverged" in saved:
+            raise TrainingDiverged("training", *saved["diverged"])
+        return FitResult(**{**saved, "history": pd.DataFrame(saved["history"])})
 
 
 def _run_rank(spec_path: str) -> None:
     """One rank, as started by torchrun (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment)."""
     rank = int(os.environ["RANK"])
     logging.basicConfig(level=logging.INFO, format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s")
-    spec = torch.load(spec_path, weights_only=False, mmap=True)
+    from lyra.models import build_module  # lyra.models imports this module
+
+    spec = tensorfile.load(spec_path, mmap=True)
     device = torch.device(spec["devices"][rank])
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         log.info("rank %d of %d on %s", rank, dist.get_world_size(), device)
-        seed_everything(spec["config"].seed + rank)  # distinct dropout masks per rank
+        config = TrainerConfig.from_dict(spec["config"])
+        build = spec["build"]
+        model = build_module(build["name"], build["d_input"], build["d_output"], build["options"])
+        model.load_state_dict(spec["weights"])
+        seed_everything(config.seed + rank)  # distinct dropout masks per rank
         kwargs = dict(spec["fit_kwargs"])
-        kwargs["progress"] = kwargs.get("progress", True) and rank == 0
-        result = fit(spec["model"], spec["train"], spec["valid"], spec["task_type"], spec["config"], device, **kwargs)
+        kwargs["progress"] = kwargs["progress"] and rank == 0
+        try:
+            result = fit(model, EncodedSet(**spec["train"]), EncodedSet(**spec["valid"]), spec["task_type"], config,
+                         device, **kwargs)
+        except TrainingDiverged as error:  # every rank sees the same losses, so all stop here
+            if rank == 0:
+                tensorfile.save({"diverged": [error.location, error.problem]}, spec["result"])
+            return
         if rank == 0:
-            torch.save(result, spec["result"])
+            tensorfile.save({**vars(result), "history": result.history.to_dict(orient="records")}, spec["result"])
     finally:
         dist.destroy_process_group()
 

@@ -140,15 +140,18 @@ class NeuralModel:
             raise ValueError(f"model {self.name!r} picks its epoch on validation rows and this split has none "
                              f"(split.valid: none); use split.valid fold or random")
         devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
-        args = (self.module, train, valid, task_type, trainer)
+        args = (train, valid, task_type, trainer)
         options = dict(checkpoint_path=checkpoint_path, fingerprint=fingerprint, progress=progress)
-        if epoch_callback is not None:
-            options["epoch_callback"] = epoch_callback
         if len(devices) > 1:
-            result = launch_fit(*args, devices, scratch_dir=scratch_dir, **options)
+            if epoch_callback is not None:
+                raise ValueError("a tuning trial trains on one device; set trainer.n_gpus: 1 for tuning")
+            build = {"name": self.name, "d_input": self.d_input, "d_output": self.d_output, "options": self.options}
+            result = launch_fit(self.module, build, *args, devices, scratch_dir=scratch_dir, **options)
             self.module.to(devices[0])
         else:
-            result = fit(*args, devices[0], **options)
+            if epoch_callback is not None:
+                options["epoch_callback"] = epoch_callback
+            result = fit(self.module, *args, devices[0], **options)
         self.module.load_state_dict(result.best_state)
         self.best_epoch, self.precision = result.best_epoch, trainer.precision
         return FitReport(history=result.history, best_epoch=result.best_epoch, best_score=result.best_score,

@@ -10,7 +10,6 @@ is created, so opening a file from elsewhere cannot run code.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import re
@@ -22,29 +21,33 @@ from lyra.errors import LyraInputError
 
 
 def save(obj: dict, path: str | os.PathLike) -> None:
-    """Write ``obj`` (tensors and plain values) to ``path`` atomically. It is serialised in
-    memory and written by Python, so a full disk is an OSError naming its cause (torch's
-    own file writer reports only "iostream error"), which ``atomic_path`` turns into one line."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getbuffer())
+    """Write ``obj`` (tensors and plain values) to ``path`` atomically, through a Python
+    file, so that a refused write is the OSError naming its cause (torch's own writer
+    reports only "iostream error"), which ``atomic_path`` turns into one line."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as error:  # torch wraps the OSError that the file's write raised
+            if isinstance(error.__context__, OSError):
+                raise error.__context__ from None
+            raise
 
 
-def load(path: str | os.PathLike, map_location="cpu") -> dict:
-    """The dict saved in ``path``; LyraInputError naming the file when it holds anything
-    but tensors and plain values, or is not a readable torch file (truncated, another
-    format). A missing or unreadable file is the OSError that ``open`` raises."""
+def load(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dict:
+    """The dict saved in ``path`` (its tensors memory-mapped with ``mmap``); LyraInputError
+    naming the file when it holds anything but tensors and plain values, or is not a
+    readable torch file (truncated, another format). A missing or unreadable file is the
+    OSError that ``open`` raises."""
     with open(path, "rb") as handle:
-        saved = _unpickle(path, handle, map_location)
+        saved = _unpickle(path, str(path) if mmap else handle, map_location, mmap)
     if not isinstance(saved, dict):
         raise LyraInputError(path, "contents", f"holds a {type(saved).__name__}, not the dict lyra writes")
     return saved
 
 
-def _unpickle(path, handle, map_location):
+def _unpickle(path, source, map_location, mmap: bool):
     try:
-        return torch.load(handle, map_location=map_location, weights_only=True)
+        return torch.load(source, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # torch reports a damaged file with many types (RuntimeError, EOFError, OSError)
         if isinstance(error, pickle.UnpicklingError):
             found = re.search(r"GLOBAL (\S+)", str(error))

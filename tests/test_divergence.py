@@ -64,6 +64,13 @@ def test_train_fold_names_task_model_and_fold_and_writes_nothing(tmp_path):
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def test_data_parallel_training_reports_the_same_line(tmp_path):
+    task = _task(lr=1e6, n_gpus=2)  # two CPU processes where there is no GPU
+    with pytest.raises(TrainingDiverged, match=r"^task 't', model 'lyra', fold 0: epoch 1: "):
+        train_fold(_prepared(task), task, 0, tmp_path, "lyra", progress=False, device="cpu")
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_non_finite_predictions_of_a_model_with_its_own_learning_rate_are_refused(tmp_path):
     task = _task()
     variants = {"wild": {"base": "onehot_linear", "options": {"steps": 20, "lr": float("inf")}}}
