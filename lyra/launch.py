@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from lyra import tensorfile
+from lyra.architectures import build_module
 from lyra.config import TrainerConfig
 from lyra.distributed import local_batch_size
 from lyra.errors import TrainingDiverged
@@ -35,7 +36,7 @@ def launch_fit(model, build: dict, train, valid, task_type, config, devices: lis
                checkpoint_path: Path | None = None, fingerprint: str = "", progress: bool = True) -> FitResult:
     """Run ``lyra.train.fit`` on ``devices`` (one process each) and return rank 0's FitResult.
 
-    ``build`` rebuilds ``model`` in each rank: ``lyra.models.build_module``'s ``name``,
+    ``build`` rebuilds ``model`` in each rank: ``lyra.architectures.build_module``'s ``name``,
     ``d_input``, ``d_output`` and ``options``; ``model``'s weights travel as tensors."""
     world = len(devices)
     if config.batch_size % world:
@@ -68,8 +69,6 @@ def _run_rank(spec_path: str) -> None:
     """One rank, as started by torchrun (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment)."""
     rank = int(os.environ["RANK"])
     logging.basicConfig(level=logging.INFO, format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s")
-    from lyra.models import build_module  # lyra.models imports this module
-
     spec = tensorfile.load(spec_path, mmap=True)
     device = torch.device(spec["devices"][rank])
     if device.type == "cuda":

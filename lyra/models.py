@@ -21,28 +21,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra.baselines import CNN, LinearWeights, OneHotLinear, TransformerEncoderModel, class_probabilities, fit_linear
-from lyra.config import CLASSIFICATION, MODELS, TrainerConfig
+from lyra.architectures import build_module
+from lyra.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
+from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.devices import select_devices
 from lyra.launch import launch_fit
-from lyra.model import Lyra
 from lyra.pairs import screen_pairs
 from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
-
-MODULES = {"lyra": Lyra, "cnn": CNN, "transformer": TransformerEncoderModel}  # trained by lyra.train.fit
-
-
-def build_module(name: str, d_input: int, d_output: int, options: dict) -> torch.nn.Module:
-    """Instantiate torch model ``name`` with constructor ``options``, naming any unknown option."""
-    try:
-        cls = MODULES[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {list(MODELS)}") from None
-    try:
-        return cls(d_input, d_output, **options)
-    except TypeError as error:
-        raise ValueError(f"bad option for model {name!r}: {error}") from None
-
 
 def lyra_needs_length(options: dict) -> bool:
     """Whether Lyra ``options`` have one weight per position (learned positions, the

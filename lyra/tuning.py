@@ -57,7 +57,7 @@ def current_settings(task: Task, model_name: str, variants: dict | None, space: 
     the task sets none), clipped into the searched range or choices."""
     import inspect
 
-    from lyra.models import MODULES
+    from lyra.architectures import MODULES
 
     base, options = task.model_options(model_name, variants)
     defaults = {k: p.default for k, p in inspect.signature(MODULES[base]).parameters.items()
