@@ -288,16 +288,18 @@ def _stop_if_diverged(epoch: int, train_loss: float, valid_loss: float, lr: floa
 _LOOP_STATE = {"epoch", "best_score", "best_epoch", "bad_epochs", "history", "finished"}
 
 
-def _resume(path: Path, fingerprint: str, model: torch.nn.Module, optimizer, scheduler, generator: torch.Generator,
-            device) -> tuple[dict, dict] | None:
+def _resume(path: Path, fingerprint: str, model: torch.nn.Module, optimizer, scheduler,
+            generator: torch.Generator) -> tuple[dict, dict] | None:
     """Restore a run from its checkpoint ``path``: the loop state and the best weights.
 
     None, after one warning naming the file and why, when the file is unreadable (e.g.
     truncated), holds anything but tensors and plain values, belongs to another run, or
     does not fit this model; the model, optimizer, scheduler and random states are then
-    as they were, so training starts from the beginning as if there were no checkpoint."""
+    as they were, so training starts from the beginning as if there were no checkpoint.
+    The file is read onto the CPU, where the random states must be; loading the weights
+    and the optimizer state moves them to the model's device."""
     try:
-        saved = tensorfile.load(path, map_location=device)
+        saved = tensorfile.load(path)
     except LyraInputError as error:
         log.warning("ignoring checkpoint %s; training from the start", error)
         return None
@@ -366,7 +368,7 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     resumed_from, stopped_by_callback = 0, None
     if checkpoint_path is not None and Path(checkpoint_path).exists():
-        resumed = _resume(Path(checkpoint_path), fingerprint, model, optimizer, scheduler, generator, device)
+        resumed = _resume(Path(checkpoint_path), fingerprint, model, optimizer, scheduler, generator)
         if resumed is not None:
             state, best_state = resumed
             resumed_from = state["epoch"]
