@@ -5,8 +5,9 @@
 writes how to build the model, its weights, the encoded data and the settings to a
 scratch file, each rank reads it memory-mapped, and rank 0 writes the checkpoint, the
 history and the result that the parent reads back. Both files hold only tensors and
-plain values (``lyra.tensorfile``), so reading them runs no code. GPUs use the NCCL backend, CPUs gloo (so the same configuration also
-runs, and is tested, without GPUs). The per-step helpers are in ``lyra.distributed``.
+plain values (``lyra.tensorfile``), so reading them runs no code. GPUs use the NCCL
+backend, CPUs gloo (so the same configuration also runs, and is tested, without GPUs).
+The per-step helpers are in ``lyra.distributed``.
 """
 
 from __future__ import annotations

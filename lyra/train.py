@@ -202,7 +202,8 @@ def _rng_state(generator: torch.Generator) -> dict:
     """Every random-number-generator state as tensors and plain values (a checkpoint is
     read with ``lyra.tensorfile.load``, which rebuilds no NumPy arrays)."""
     numpy_state = np.random.get_state(legacy=False)
-    numpy_state["state"] = {**numpy_state["state"], "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))}
+    key = torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))
+    numpy_state["state"] = {**numpy_state["state"], "key": key}
     state = {
         "torch": torch.get_rng_state(),
         "numpy": numpy_state,
@@ -271,8 +272,8 @@ def train_epoch(
 
 def _stop_if_diverged(epoch: int, train_loss: float, valid_loss: float, lr: float,
                       checkpoint_path: Path | None) -> None:
-    """TrainingDiverged naming the epoch, the loss and the epoch's first learning rate when the mean
-    training loss or the validation loss (non-finite outputs) is not finite. The loss is
+    """TrainingDiverged naming the epoch, the loss and the epoch's first learning rate when
+    the mean training loss or the validation loss (non-finite outputs) is not finite. The loss is
     read once per epoch (reading it every step would make a GPU wait for the host), so
     the run stops at the end of the epoch in which it diverged. The checkpoint of earlier
     epochs is removed: resuming it would diverge again."""
@@ -427,9 +428,9 @@ def fit(
             }
         )
         if checkpoint_path is not None and distributed.is_main():
-            tensorfile.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "best_state": best_state, "state": state,
-                             "rng": _rng_state(generator)}, checkpoint_path)
+            tensorfile.save({"fingerprint": fingerprint, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                             "best_state": best_state, "state": state, "rng": _rng_state(generator)}, checkpoint_path)
         log.info("epoch %d: %s", state["epoch"], ", ".join(f"{k} {v:.5g}" for k, v in state["history"][-1].items()
                                                           if k != "epoch"))
         bar.update(1)

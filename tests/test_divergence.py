@@ -28,7 +28,8 @@ from lyra.synthetic import epistasis_landscape
 from lyra.train import EncodedSet, TrainerConfig, fit
 
 REPO = Path(__file__).resolve().parents[1]
-LINE = re.compile(r"epoch 1: (?:training|validation) loss is (\S+) at learning rate 1e\+06: training diverged; lower trainer.lr$")
+LINE = re.compile(r"epoch 1: (?:training|validation) loss is (\S+) at learning rate 1e\+06: "
+                  r"training diverged; lower trainer.lr$")
 
 
 def _task(**trainer):
