@@ -15,4 +15,5 @@ write_summary(
     snakemake.params.published,
     snakemake.output.table,
     snakemake.output.figure,
+    snakemake.params.not_applicable,
 )
