@@ -8,6 +8,12 @@ default config. Then run, from the repository root:
     .venv/bin/python benchmarks/fresh_landscapes.py --out /tmp/fresh
     .venv/bin/snakemake --cores all --configfile /tmp/fresh/fresh.yaml \\
         $(.venv/bin/python benchmarks/fresh_landscapes.py --out /tmp/fresh --targets)
+    .venv/bin/python benchmarks/fresh_landscapes.py --out /tmp/fresh --table
+
+Each landscape trains ``MODELS``: Lyra, one-hot ridge, ridge on one-hot plus the screened
+pairs (``ridge_pairs``) and Lyra's heads without its backbone (``lyra_heads_only``, the
+variant of config/experiments.yaml, added to the overlay). ``--table`` prints each
+model's validation and test Spearman from the finished run's metrics.json files.
 
 ``ceiling.tsv`` gives, per landscape, what is learnable from its training rows when the
 positions of every term are known: RidgeCV on the indicator features of each term's
@@ -19,6 +25,7 @@ beside it shows how much non-additive signal there is to find.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +49,8 @@ LANDSCAPES = {
     "fresh_protein80": (80, "protein", (60, 30, 5), 26),
 }
 ROWS = {"train": 8000, "valid": 1000, "test": 2000}
+MODELS = ("lyra", "ridge", "ridge_pairs", "lyra_heads_only")
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "config" / "experiments.yaml"
 
 
 def landscape(length: int, alphabet: str, n_terms: tuple[int, ...], seed: int) -> tuple[pd.DataFrame, list]:
@@ -91,13 +100,30 @@ def ceiling(frame: pd.DataFrame, terms: list, alphabet: str, parts: dict) -> tup
     return scores[0], scores[1]
 
 
+def results_table() -> pd.DataFrame:
+    """Validation and test Spearman of every model on every landscape (results/ of the run)."""
+    rows = []
+    for name in LANDSCAPES:
+        for model in MODELS:
+            metrics = json.loads(Path(f"results/{name}/{model}/metrics.json").read_text())
+            rows.append({"task": name, "model": model,
+                         "valid": round(metrics["splits"]["valid"]["value"]["value"], 3),
+                         "test": round(metrics["splits"]["test"]["value"]["value"], 3),
+                         "best_epoch": metrics["folds"][0].get("best_epoch")})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--targets", action="store_true", help="print the workflow targets and exit")
+    ap.add_argument("--table", action="store_true", help="print validation and test Spearman per model and exit")
     args = ap.parse_args()
     if args.targets:
-        print(" ".join(f"results/{name}/{model}/metrics.json" for name in LANDSCAPES for model in ("lyra", "ridge")))
+        print(" ".join(f"results/{name}/{model}/metrics.json" for name in LANDSCAPES for model in MODELS))
+        return
+    if args.table:
+        print(results_table().to_string(index=False))
         return
     args.out.mkdir(parents=True, exist_ok=True)
     tasks, rows = {}, []
@@ -119,7 +145,9 @@ def main() -> None:
         ridge, oracle = ceiling(frame, terms, alphabet, parts)
         rows.append({"task": name, "length": length, "alphabet": alphabet, "ridge_valid": round(ridge, 3),
                      "true_terms_valid": round(oracle, 3)})
-    (args.out / "fresh.yaml").write_text(yaml.safe_dump({"tasks": tasks}, sort_keys=False))
+    variants = yaml.safe_load(EXPERIMENTS.read_text())["model_variants"]
+    overlay = {"model_variants": {"lyra_heads_only": variants["lyra_heads_only"]}, "tasks": tasks}
+    (args.out / "fresh.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     table = pd.DataFrame(rows)
     table.to_csv(args.out / "ceiling.tsv", sep="\t", index=False)
     print(table.to_string(index=False))

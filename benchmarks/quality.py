@@ -102,11 +102,8 @@ SETTINGS = {
     "pos_rinit": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_init": True}),
     "pos_rinit_frozen": ({"position_embedding": "learned", "linear_skip": True, "skip_lr": 0.0}, {"ridge_init": True}),
     "pos_rinit_recipe": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_init": True, **RECIPE}),
-    "pos_skip_rcand": ({"position_embedding": "learned", "linear_skip": True}, {"ridge_candidate": True}),
     "flat_rinit": ({"readout": "flatten", "linear_skip": True}, {"ridge_init": True}),
     "pos_skip_hid": ({"position_embedding": "learned", "linear_skip": True, "hidden_head": 256}, {}),
-    "pos_skip_hid_rcand": ({"position_embedding": "learned", "linear_skip": True, "hidden_head": 256},
-                           {"ridge_candidate": True}),
 }
 
 

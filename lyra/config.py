@@ -26,7 +26,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SPLIT_NAMES = ("train", "valid", "test")
 CLASSIFICATION = ("binary", "multiclass")
 KFOLD_SCHEMES = ("kfold_column", "group_kfold")
-MODELS = ("lyra", "cnn", "transformer", "ridge", "onehot_linear")
+MODELS = ("lyra", "cnn", "transformer", "ridge", "ridge_pairs", "onehot_linear")
 PRECISIONS = ("fp32", "tf32", "bf16")
 SCHEDULERS = ("constant", "cosine", "warmup_cosine")
 
@@ -106,8 +106,7 @@ class TrainerConfig:
     scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lyra.train.lr_factor)
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
-    ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip starts from the one-hot ridge fit; ridge is epoch 0
-    ridge_candidate: bool = False  # regression, Lyra(linear_skip=True): after training, keep the pure ridge model if better
+    ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip (and pair) weights start from the ridge fit
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -209,6 +208,15 @@ class Task:
         if base not in MODELS:
             raise ValueError(f"variant {model!r} has unknown base model {base!r}; choose one of {list(MODELS)}")
         return base, {**self.model_options(base)[1], **(variants[model].get("options") or {})}
+
+    def not_applicable(self, model: str, variants: dict | None = None) -> str | None:
+        """Why ``model`` is not trained on this task (its summary columns are then NA with
+        this reason), or None: ``ridge_pairs`` screens position pairs on regression
+        residuals, so it is for regression tasks only."""
+        base = self.model_options(model, variants)[0]
+        if base == "ridge_pairs" and self.is_classification:
+            return "ridge_pairs screens position pairs on regression residuals: regression tasks only"
+        return None
 
     def uses_tuning(self, model: str) -> bool:
         """Whether ``model`` trains with the settings of this task's search (``tune.use``)."""

@@ -306,6 +306,17 @@ def sinusoidal_positions(length: int, d_model: int, device=None, dtype=torch.flo
     return table.to(dtype)
 
 
+def _linear(d_in: int, d_out: int) -> nn.Linear:
+    """``nn.Linear``; with ``d_in`` 0 (no backbone features) a bias alone, initialised to zero."""
+    if d_in:
+        return nn.Linear(d_in, d_out)
+    layer = nn.Linear(1, d_out)
+    layer.weight = nn.Parameter(torch.zeros(d_out, 0))
+    layer.in_features = 0
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 POSITION_EMBEDDINGS = (None, "learned", "sinusoidal")
 SUBSTITUTION_CHUNK_ELEMENTS = 2**24  # Lyra.substitution_outputs: mutants x length x 2 d_model per step
 READOUTS = ("pool", "flatten")
@@ -348,8 +359,13 @@ class Lyra(nn.Module):
       ``sum_k x[p_k]^T T_k x[q_k]`` with ``T`` (K, d_input, d_input, d_output)
       zero-initialised: for one-hot input, one learned value per letter combination of
       each listed position pair (0-based). ``lyra.pairs.screen_pairs`` finds such pairs
-      in training rows (the ``pair_head`` model option); ``TrainerConfig.ridge_init`` and
-      ``ridge_candidate`` then fit ridge on one-hot plus these pair features.
+      in training rows (the ``pair_head`` model option); ``TrainerConfig.ridge_init`` then
+      starts from ridge on one-hot plus these pair features.
+    - ``backbone=False``: no encoder, positions, PGC or S4D layers (``pgc_expansions``,
+      ``n_s4d_layers`` and ``position_embedding`` are ignored): the decoder and the hidden
+      head read no backbone features, so the output is the decoder bias plus the skip,
+      hidden and pair heads of the input alone - the ablation that measures what the
+      backbone adds.
 
     ``learned`` positions, ``flatten``, ``linear_skip``, ``hidden_head`` and ``pair_sites`` need ``max_len`` (the longest
     sequence they accept; shorter ones are padded through the mask) and raise a
@@ -381,8 +397,12 @@ class Lyra(nn.Module):
         skip_lr: float | None = None,
         hidden_head: int | None = None,
         pair_sites: list[list[int]] | None = None,
+        backbone: bool = True,
     ):
         super().__init__()
+        self.backbone = bool(backbone)
+        if not self.backbone:  # zero backbone features: the heads alone
+            d_model, pgc_expansions, n_s4d_layers, position_embedding = 0, (), 0, None
         if pooling not in POOLING:
             raise ValueError(f"pooling must be one of {sorted(POOLING)}, got {pooling!r}")
         if position_embedding not in POSITION_EMBEDDINGS:
@@ -404,7 +424,8 @@ class Lyra(nn.Module):
         self.position_embedding, self.position_scale = position_embedding, float(position_scale)
         self.max_len = None if max_len is None else int(max_len)
         self._length_limited_by = needs_length
-        self.encoder = nn.Linear(d_input, d_model)
+        if self.backbone:
+            self.encoder = nn.Linear(d_input, d_model)
         if position_embedding == "learned":
             self.positions = nn.Parameter(torch.zeros(self.max_len, d_model))
         self.pgc_layers = nn.ModuleList(
@@ -415,10 +436,7 @@ class Lyra(nn.Module):
             S4D(d_model, d_state, dropout, dt_min, dt_max, bidirectional, ssm_lr) for _ in range(n_s4d_layers)
         )
         self.dropout = nn.Dropout(dropout)
-        if readout == "flatten":
-            self.decoder = nn.Linear(self.max_len * d_model, d_output)
-        else:
-            self.decoder = nn.Linear(d_model, d_output)
+        self.decoder = _linear(self.max_len * d_model if readout == "flatten" else d_model, d_output)
         if linear_skip:
             self.skip = nn.Parameter(torch.zeros(self.max_len, d_input, d_output))
             if skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
@@ -426,7 +444,7 @@ class Lyra(nn.Module):
         if hidden_head:
             # one letter per position is on, so sum_p x[p] U[p] has variance max_len * std^2 = 1
             self.head_input = nn.Parameter(torch.randn(self.max_len, d_input, int(hidden_head)) / math.sqrt(self.max_len))
-            self.head_features = nn.Linear(self.decoder.in_features, int(hidden_head))
+            self.head_features = _linear(self.decoder.in_features, int(hidden_head))
             self.head_output = nn.Linear(int(hidden_head), d_output, bias=False)
             nn.init.zeros_(self.head_output.weight)
         if len(sites):
@@ -456,7 +474,10 @@ class Lyra(nn.Module):
 
     def _local(self, x: torch.Tensor, mask: torch.Tensor | None, start: int = 0) -> torch.Tensor:
         """Encoder, positions and PGC blocks: the layers before the S4D ones, each of which
-        sees only nearby positions. ``x`` holds positions ``start ..`` of the sequence."""
+        sees only nearby positions. ``x`` holds positions ``start ..`` of the sequence; without
+        a backbone, features of width 0."""
+        if not self.backbone:
+            return x.new_zeros(*x.shape[:2], 0)
         h = self.encoder(x)
         stop = start + x.shape[1]
         if self.position_embedding == "learned":
@@ -523,7 +544,7 @@ class Lyra(nn.Module):
         h_ref = self._local(x.unsqueeze(0), None)[0]  # (L, H)
         if chunk_positions is None:
             per_site = max(1, len(positions) // max(1, len(torch.unique(positions))))
-            chunk_positions = max(1, SUBSTITUTION_CHUNK_ELEMENTS // (per_site * length * 2 * h_ref.shape[-1]))
+            chunk_positions = max(1, SUBSTITUTION_CHUNK_ELEMENTS // (per_site * length * 2 * max(1, h_ref.shape[-1])))
         s4d = self.s4d_layers[0] if len(self.s4d_layers) else None
         if s4d is not None:
             norm = self.s4d_norms[0]

@@ -3,7 +3,8 @@ and whether it can score a set of sequences.
 
 ``NeuralModel`` wraps the torch modules (``Lyra``, the CNN and the Transformer baselines)
 trained by ``lyra.train.fit``; ``RidgeModel`` is the one-hot ridge / logistic regression
-baseline; ``OneHotLinearModel`` is ProteinGym's One-Hot baseline, trained for a fixed
+baseline; ``RidgePairsModel`` is ridge on one-hot plus screened position pairs;
+``OneHotLinearModel`` is ProteinGym's One-Hot baseline, trained for a fixed
 number of steps. All take per-position features ``x`` (n, L, E) (one-hot, or what
 ``lyra.features`` maps it to) with their ``mask`` and return raw
 outputs (n, d_output): standardised values for regression, logits (or log-probabilities)
@@ -26,7 +27,7 @@ from lyra.baselines import LinearWeights, OneHotLinear, class_probabilities, fit
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.devices import select_devices
 from lyra.launch import launch_fit
-from lyra.pairs import screen_pairs
+from lyra.pairs import fit_pair_ridge, ridge_design, screen_pairs
 from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
 
 def lyra_needs_length(options: dict) -> bool:
@@ -39,7 +40,8 @@ def lyra_needs_length(options: dict) -> bool:
 
 # What `position_aware` turns on in Lyra (docs/experiments-quality.md "Recommended settings"):
 # a learned position table, the one-hot skip head (ridge nested in the model), the hidden
-# head and, for regression, the pair head on screened position pairs.
+# head and, for regression, the pair head on screened position pairs. The network is
+# what is kept: ridge on one-hot plus the pairs is the separate model ``ridge_pairs``.
 POSITION_AWARE_OPTIONS = {"position_embedding": "learned", "linear_skip": True, "hidden_head": 256}
 POSITION_AWARE_VALUES = ("auto", True, False)
 
@@ -51,9 +53,7 @@ def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -
     (options the task sets itself win); ``"auto"``
     does so only for a regression task whose sequences (``lengths``, those of every row of
     the fold) all have one length, i.e. aligned fitness landscapes; ``False`` or no key
-    leaves the paper model. Returns the options and whether position awareness came on,
-    in which case the trainer keeps the pure ridge model inside Lyra when it is better
-    on validation (``ridge_candidate``, regression only).
+    leaves the paper model. Returns the options and whether position awareness came on.
     """
     options = dict(options)
     value = options.pop("position_aware", False)
@@ -265,6 +265,77 @@ class RidgeModel:
         return cls(saved["d_input"], saved["d_output"], saved["task_type"], weights, saved["length"])
 
 
+class RidgePairsModel:
+    """Ridge regression on one-hot plus the features of screened position pairs
+    (``lyra.pairs.fit_pair_ridge``; ``pair_sites`` come from ``lyra.pairs.screen_pairs`` on
+    the training rows, the ``pair_head: true`` option that ``resolve_pair_head`` resolves):
+    the model that Lyra's skip and pair heads hold after ``trainer.ridge_init``, as a
+    model of its own. Regression only; it scores sequences up to its training length.
+    Its state is tensors and plain numbers, so model.pt needs no pickled objects."""
+
+    name = "ridge_pairs"
+
+    def __init__(self, d_input: int, d_output: int, pair_sites: list[list[int]] | None = None,
+                 length: int | None = None, coef: torch.Tensor | None = None, intercept: float = 0.0,
+                 alpha: float | None = None):
+        if d_output != 1:
+            raise ValueError("ridge_pairs is a regression model (one output)")
+        self.d_input, self.d_output, self.pair_sites = d_input, d_output, [list(map(int, p)) for p in pair_sites or []]
+        self.length, self.coef, self.intercept, self.alpha = length, coef, float(intercept), alpha
+
+    def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
+            **_ignored) -> FitReport:
+        """Fit on ``train``; the one-row history has the losses, the validation metric, the
+        penalty chosen by leave-one-out and the number of pairs."""
+        if task_type in CLASSIFICATION:
+            raise ValueError("ridge_pairs screens pairs on regression residuals: it is for regression tasks only")
+        self.length = train.x.shape[1]
+        fitted = fit_pair_ridge(train.x, train.mask, train.y.numpy(), self.pair_sites)
+        self.coef = torch.as_tensor(np.asarray(fitted.coef_), dtype=torch.float64)
+        self.intercept, self.alpha = float(fitted.intercept_), float(fitted.alpha_)
+        metric = trainer.selection_metric or "spearman"
+        row = {"epoch": 1}
+        for name, data in (("train", train), ("valid", valid)):
+            row[f"{name}_loss"] = (loss(torch.as_tensor(self.predict(data.x, data.mask), dtype=torch.float32),
+                                        data.y, task_type, None).item() if len(data) else float("nan"))
+        valid_score = (score(self.predict(valid.x, valid.mask), valid.y.numpy(), task_type, metric)
+                       if len(valid) else float("nan"))
+        row[f"valid_{metric}"] = valid_score * (-1.0 if metric == "mse" else 1.0)
+        row["alpha"], row["n_pairs"] = self.alpha, len(self.pair_sites)
+        return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
+                         resumed_from_epoch=0)
+
+    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int | None = None,
+                device: str | None = None) -> np.ndarray:
+        """(n, 1) values; shorter sequences are zero-padded to the training length."""
+        if x.shape[1] > self.length:
+            raise ValueError(f"ridge_pairs has position-specific features for sequences up to {self.length} "
+                             f"long; got length {x.shape[1]}")
+        masked = x * mask.unsqueeze(-1).to(x.dtype)
+        padded = torch.nn.functional.pad(masked, (0, 0, 0, self.length - x.shape[1]))
+        design = ridge_design(padded, self.pair_sites)
+        return (np.asarray(design @ self.coef.numpy()).ravel() + self.intercept)[:, None]
+
+    def n_parameters(self) -> int:
+        """Fitted coefficients and the intercept."""
+        return int(self.coef.numel()) + 1
+
+    def device(self) -> str:
+        return "cpu"
+
+    def unscorable_reason(self, sequences: list[str]) -> str | None:
+        return _longer_than(self.length, "ridge_pairs has position-specific features", sequences)
+
+    def state(self) -> dict:
+        return {"d_output": self.d_output, "length": self.length, "pair_sites": self.pair_sites,
+                "coef": self.coef, "intercept": self.intercept, "alpha": self.alpha}
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "RidgePairsModel":
+        return cls(saved["d_input"], saved["d_output"], saved["pair_sites"], saved["length"], saved["coef"],
+                   saved["intercept"], saved["alpha"])
+
+
 class OneHotLinearModel:
     """ProteinGym's "One-Hot Encodings" supervised baseline, trained as ProteinGym trains it
     (ProteinNPT, proteinnpt/baselines/model_configs/OHE_*.json with scripts/train.py's
@@ -376,6 +447,11 @@ def build(name: str, d_input: int, d_output: int, options: dict, task_type: str)
     """A model of base type ``name`` (one of ``MODELS``) ready to fit."""
     if name == "ridge":
         return RidgeModel(d_input, d_output, task_type)
+    if name == "ridge_pairs":
+        unknown = sorted(set(options) - {"pair_sites"})
+        if unknown:
+            raise ValueError(f"bad option for model 'ridge_pairs': {unknown}; it takes pair_head (or pair_sites)")
+        return RidgePairsModel(d_input, d_output, options.get("pair_sites"))
     if name == "onehot_linear":
         return OneHotLinearModel(d_input, d_output, options)
     return NeuralModel(name, d_input, d_output, options)
@@ -385,6 +461,8 @@ def from_saved(saved: dict):
     """The fitted model stored in a model.pt dict."""
     if saved["model_name"] == "ridge":
         return RidgeModel.from_saved(saved)
+    if saved["model_name"] == "ridge_pairs":
+        return RidgePairsModel.from_saved(saved)
     if saved["model_name"] == "onehot_linear":
         return OneHotLinearModel.from_saved(saved)
     return NeuralModel.from_saved(saved)

@@ -12,7 +12,8 @@ effect at all, the chance that any pair is kept is at most ``FDR`` (the first ro
 must accept one). On the fresh landscapes of ``benchmarks/fresh_landscapes.py`` this
 keeps about as many pairs as the landscape has pair terms (docs/experiments-quality.md,
 "finding the pairs"). ``pair_design`` gives the kept pairs' features, the outer
-products ``x[p] x[q]^T``, on which the pair head is linear.
+products ``x[p] x[q]^T``, on which the pair head is linear; ``fit_pair_ridge`` fits ridge
+on one-hot plus them (the ``ridge_pairs`` model).
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def screen_pairs(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, fdr: float 
             break
     log.info("pair screen: %d of %d position pairs kept", len(kept), n_tested)
     return kept
+
+
+def fit_pair_ridge(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, sites: list[list[int]]):
+    """Ridge regression on one-hot plus the pair features of ``sites``: ``ridge_design`` of
+    the masked inputs ``x`` (n, L, E), penalty chosen by leave-one-out
+    (``lyra.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model and
+    Lyra's ``trainer.ridge_init`` with a pair head both fit it."""
+    masked = x * mask.unsqueeze(-1).to(x.dtype)
+    return fit_sparse_ridge(ridge_design(masked, sites), np.asarray(y, dtype=np.float64))
 
 
 def ridge_design(x: torch.Tensor, sites: list[list[int]]) -> sparse.csr_matrix:

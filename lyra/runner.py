@@ -5,7 +5,7 @@ new sequences), ``history.csv`` (per epoch; one row for ridge), ``predictions.ts
 ``lyra.results``) and, for the neural models, ``checkpoint.pt`` (resume state, kept so a
 rerun with the same configuration resumes instead of starting over).
 
-Models are ``lyra``, the baselines ``cnn``, ``transformer``, ``ridge`` and ``onehot_linear``, or a named
+Models are ``lyra``, the baselines ``cnn``, ``transformer``, ``ridge``, ``ridge_pairs`` and ``onehot_linear``, or a named
 variant ``{name: {base: <one of those>, options: {...}}}`` (e.g. an ablation) whose
 options override the base model's options for the task (``Task.model_options``).
 Every model goes through the same path (``lyra.models``).
@@ -13,7 +13,6 @@ Every model goes through the same path (``lyra.models``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -60,8 +59,8 @@ class _FoldFit:
         if self.base == "lyra":
             lengths = view["sequence"].str.len().to_numpy()
             self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
-            if self.position_aware and not task.is_classification:
-                self.trainer = dataclasses.replace(task.trainer, ridge_candidate=True)
+        if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
+            self.options = {"pair_head": True, **self.options}
         onehot, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
         self.encoder = encoder_for(task.encoding, task.alphabet)
         self.x = self.encoder(onehot, self.mask, view["id"].tolist(), view["sequence"].tolist())
@@ -71,7 +70,7 @@ class _FoldFit:
         self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,
                                        task.target_transform, task.trainer.standardize_targets)
         targets = _training_targets(view, task, self.scaler)
-        if self.base == "lyra":  # the pair screen sees the training rows only
+        if self.base in ("lyra", "ridge_pairs"):  # the pair screen sees the training rows only
             train_rows = self.parts["train"]
             self.options = models.resolve_pair_head(self.options, onehot[train_rows], self.mask[train_rows],
                                                     targets[train_rows].numpy(), task.task_type)
@@ -85,18 +84,13 @@ def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", varian
                 epoch_callback=None) -> tuple[float, int | None]:
     """Fit ``model_name`` on the train rows of a fold view that holds train and valid rows
     only (a tuning trial); returns the network's best validation score and the epoch at
-    which ``epoch_callback`` stopped it (None when it ran to the end).
-
-    The ridge candidate is left out: it is the same ridge fit whatever the trial's
-    settings, so where it wins every trial would tie at its score and the search could
-    not rank settings. A training with the chosen settings still compares against it."""
+    which ``epoch_callback`` stopped it (None when it ran to the end)."""
     if set(rows["split"]) - {"train", "valid"}:
         raise ValueError("fit_on_rows takes train and valid rows only")
     fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
-    if fold_fit.base == "ridge":
-        raise ValueError("tuning searches the options of a neural model, not ridge")
-    trainer = dataclasses.replace(fold_fit.trainer, ridge_candidate=False)
-    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
+    if fold_fit.base in ("ridge", "ridge_pairs"):
+        raise ValueError(f"tuning searches the options of a neural model, not {fold_fit.base}")
+    report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, fold_fit.trainer,
                                 progress=False, epoch_callback=epoch_callback)
     return report.best_score, report.stopped_by_callback
 
@@ -169,11 +163,15 @@ def train_fold(
     summary = {"model": model_name, "fold": fold, "n_train": len(parts["train"]), "n_valid": len(parts["valid"]),
                "n_test": len(parts["test"]), "device": report.device, "n_parameters": model.n_parameters(),
                "best_epoch": report.best_epoch, "best_valid_score": _finite_or_none(report.best_score)}
-    if base not in ("ridge", "onehot_linear"):
+    if base not in ("ridge", "ridge_pairs", "onehot_linear"):
         summary["resumed_from_epoch"] = report.resumed_from_epoch
     if base == "lyra":
         summary["position_aware"] = fold_fit.position_aware
+    if base in ("lyra", "ridge_pairs"):
         summary["n_pairs"] = len(options.get("pair_sites") or [])
+    if base in models.MODULES:  # what the network ran with; best_epoch above is the trained epoch kept
+        summary["model_options"] = options
+        summary["trainer"] = trainer.to_dict()
     summary["train_seconds"] = time.perf_counter() - started
     log.info("fold %d of %s done in %.1f s", fold, model_name, summary["train_seconds"])
     return summary

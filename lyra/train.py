@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lyra import distributed, tensorfile
-from lyra.baselines import fit_linear, fit_sparse_ridge
+from lyra.baselines import fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
-from lyra.pairs import ridge_design
+from lyra.pairs import fit_pair_ridge
 from lyra.provenance import config_hash
 
 log = logging.getLogger(__name__)
@@ -62,26 +62,25 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
 
     RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
-    to the flattened, masked one-hot inputs (for a Lyra with a pair head, by
-    ``lyra.baselines.fit_sparse_ridge`` to one-hot plus the pair features,
-    ``lyra.pairs.ridge_design``) and the (standardised) targets; its
-    coefficients become the skip weights (and the pair tables), its intercept the decoder bias, and the
-    decoder weights (and a hidden head's output weights) are zeroed, so the model's
-    initial prediction is exactly the ridge prediction and the network learns what ridge leaves over. Returns the chosen alpha.
+    to the flattened, masked one-hot inputs (for a Lyra with a pair head, the
+    ``ridge_pairs`` fit ``lyra.pairs.fit_pair_ridge`` on one-hot plus the pair features)
+    and the (standardised) targets; its coefficients become the skip weights (and the
+    pair tables), its intercept the decoder bias, and the decoder weights (and a hidden
+    head's output weights) are zeroed, so the model's prediction is exactly the ridge
+    prediction and the network learns what ridge leaves over. Returns the chosen alpha.
     """
     skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
     if skip is None or decoder is None or skip.shape[-1] != 1:
-        raise ValueError("trainer.ridge_init and ridge_candidate need a one-output Lyra model built with linear_skip=True")
+        raise ValueError("trainer.ridge_init needs a one-output Lyra model built with linear_skip=True")
     x = (train.x * train.mask.unsqueeze(-1).to(train.x.dtype)).float()
     length = x.shape[1]
     if length > skip.shape[0]:
         raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
-    flat = x.reshape(len(x), -1).numpy()
     pair_table = getattr(model, "pair_table", None)
     if pair_table is None:
-        fitted = fit_linear(flat, train.y.numpy().astype(float), "regression")
+        fitted = fit_linear(x.reshape(len(x), -1).numpy(), train.y.numpy().astype(float), "regression")
     else:
-        fitted = fit_sparse_ridge(ridge_design(x, model.pair_sites.tolist()), train.y.numpy().astype(float))
+        fitted = fit_pair_ridge(train.x, train.mask, train.y.numpy(), model.pair_sites.tolist())
     n_site = length * x.shape[2]
     skip.zero_()
     skip[:length, :, 0] = torch.as_tensor(fitted.coef_[:n_site], dtype=skip.dtype).reshape(length, x.shape[2])
@@ -343,12 +342,10 @@ def fit(
 ) -> FitResult:
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
-    With ``config.ridge_init`` the skip weights start from the one-hot ridge fit and the pure
-    ridge model (decoder weights zero) is epoch 0 in ``best_epoch``: it stays the best state
-    unless an epoch beats its validation score. Training itself starts from the ridge skip
-    weights with the network's own (random) decoder weights. With ``config.ridge_candidate``
-    training is left as it is (its own start and early stopping) and only at the end the
-    pure ridge model (epoch 0) replaces the best epoch if it scores higher on validation.
+    The kept state is always a trained epoch (``best_epoch`` >= 1), chosen on validation.
+    With ``config.ridge_init`` the skip (and pair) weights start from the ridge fit and
+    training starts from them with the network's own (random) decoder weights; the ridge
+    start itself is scored on validation for the log only, never kept.
     ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
     when it returns True training stops there (e.g. a tuning trial that is pruned).
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
@@ -374,11 +371,11 @@ def fit(
             state, best_state = resumed
             resumed_from = state["epoch"]
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
-    # the ridge options act on a Lyra with the one-hot skip head; a task's trainer block is
-    # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore them
+    # ridge_init acts on a Lyra with the one-hot skip head; a task's trainer block is
+    # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore it
     has_skip = getattr(model, "skip", None) is not None
-    if (config.ridge_init or config.ridge_candidate) and not has_skip:
-        log.info("trainer.ridge_init/ridge_candidate ignored: %s has no linear_skip head", type(model).__name__)
+    if config.ridge_init and not has_skip:
+        log.info("trainer.ridge_init ignored: %s has no linear_skip head", type(model).__name__)
     if config.ridge_init and has_skip and resumed_from == 0:
         if task_type in CLASSIFICATION:
             raise ValueError("trainer.ridge_init is for regression tasks only")
@@ -386,15 +383,13 @@ def fit(
         alpha = ridge_initialise(model, train)
         outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
         ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
-        # the pure ridge model is epoch 0: training must beat it on validation to replace it
-        best_state = copy.deepcopy(model.state_dict())
-        state.update(best_score=ridge_score if np.isfinite(ridge_score) else -np.inf, best_epoch=0)
         # training starts from the ridge skip and the network's random decoder: from a zero
         # decoder the network barely moves (its initial features are nearly additive, so
         # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
         with torch.no_grad():
             model.decoder.weight.copy_(decoder_weight)
-        log.info("ridge initialisation (alpha %g): validation %s %.4f", alpha, metric, ridge_score)
+        log.info("ridge initialisation (alpha %g): validation %s %.4f (the start, not a candidate)",
+                 alpha, metric, ridge_score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
@@ -412,7 +407,7 @@ def fit(
         state["epoch"] += 1
         _stop_if_diverged(state["epoch"], train_loss, valid_loss, lr, checkpoint_path)
         improved = np.isfinite(valid_score) and valid_score > state["best_score"]
-        if improved or (state["epoch"] == 1 and not config.ridge_init):
+        if improved or state["epoch"] == 1:
             best_state = copy.deepcopy(model.state_dict())
             state.update(best_score=valid_score if np.isfinite(valid_score) else -np.inf, best_epoch=state["epoch"])
         state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
@@ -439,17 +434,6 @@ def fit(
             break
         bar.set_postfix(loss=f"{state['history'][-1]['train_loss']:.4f}", **{metric: f"{valid_score:.4f}"})
     bar.close()
-    if config.ridge_candidate and has_skip:
-        if task_type in CLASSIFICATION:
-            raise ValueError("trainer.ridge_candidate is for regression tasks only")
-        candidate = copy.deepcopy(model)
-        alpha = ridge_initialise(candidate, train)
-        outputs = predict_outputs(candidate, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
-        log.info("ridge candidate (alpha %g): validation %s %.4f", alpha, metric, ridge_score)
-        if np.isfinite(ridge_score) and ridge_score > state["best_score"]:
-            best_state = copy.deepcopy(candidate.state_dict())
-            state.update(best_score=ridge_score, best_epoch=0)
     if state["finished"]:
         log.info("early stop after epoch %d: no %s improvement for %d epochs", state["epoch"], metric, config.patience)
     log.info("best epoch %d, validation %s %.4f", state["best_epoch"], metric, state["best_score"])

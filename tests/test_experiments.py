@@ -297,7 +297,7 @@ def test_target_experiments_without_its_config_names_the_overlay(run_dir):
 
 def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(tmp_path):
     task = _task(model={"d_model": 8, "d_state": 8, "position_embedding": "learned", "linear_skip": True},
-                 trainer={"epochs": 2, "batch_size": 32, "ridge_candidate": True})
+                 trainer={"epochs": 2, "batch_size": 32, "ridge_init": True})
     prepared = _prepared(task, n=80, length=9)
     summary = train_fold(prepared, task, 0, tmp_path, "lyra", progress=False)
     saved = torch.load(tmp_path / "model.pt", weights_only=False)
@@ -388,9 +388,8 @@ def test_pair_head_option_errors_are_named():
 
 @pytest.mark.parametrize("cut, on", [(False, True), (True, False)])
 def test_auto_position_aware_lyra_on_fixed_length_regression_only(tmp_path, cut, on):
-    """A fixed-length landscape trains the position-aware Lyra with the ridge candidate;
-    cutting some sequences shorter gives the paper model."""
-    # lr 0: the network stays random, so where the ridge candidate runs it wins on validation
+    """A fixed-length landscape trains the position-aware Lyra; cutting some sequences
+    shorter gives the paper model. train.json records the options the network ran with."""
     task = _task(model={"d_model": 8, "d_state": 8, "position_aware": "auto"}, trainer={"lr": 0.0})
     prepared = _prepared(task)
     if cut:
@@ -401,4 +400,82 @@ def test_auto_position_aware_lyra_on_fixed_length_regression_only(tmp_path, cut,
     assert ("hidden_head" in meta["model_options"]) is on
     assert meta["model_options"].get("max_len") == (12 if on else None)
     assert "position_aware" not in meta["model_options"]
-    assert summary["best_epoch"] == (0 if on else 1)  # 0: the ridge model inside Lyra was kept
+    assert summary["model_options"] == meta["model_options"] and summary["trainer"]["lr"] == 0.0
+
+
+@pytest.mark.parametrize("ridge_init", [False, True])
+def test_position_aware_training_never_ends_at_epoch_0(tmp_path, ridge_init):
+    """With lr 0 the network stays at its start, which the ridge model (alone or as the
+    ridge_init start) beats on validation: the kept state is still a trained epoch of
+    the network (epoch >= 1), whose predictions differ from ridge_pairs'."""
+    task = _task(model={"d_model": 8, "d_state": 8, "position_aware": True},
+                 trainer={"lr": 0.0, "epochs": 2, "ridge_init": ridge_init})
+    prepared = _pair_landscape(task)
+    summary = train_fold(prepared, task, 0, tmp_path / "lyra", progress=False)
+    assert summary["best_epoch"] >= 1 and summary["position_aware"] is True
+    history = pd.read_csv(tmp_path / "lyra" / "history.csv")
+    assert history["epoch"].min() == 1  # no epoch-0 row: the start is never scored as a candidate
+    train_fold(prepared, task, 0, tmp_path / "ridge_pairs", "ridge_pairs", progress=False)
+    network = pd.read_csv(tmp_path / "lyra" / "predictions.tsv", sep="\t")["y_pred"]
+    ridge = pd.read_csv(tmp_path / "ridge_pairs" / "predictions.tsv", sep="\t")["y_pred"]
+    assert not np.allclose(network, ridge, atol=1e-3)
+
+
+# ---------------------------------------------------------------- ridge_pairs
+def test_ridge_pairs_equals_ridge_on_the_explicit_one_hot_plus_pair_design(tmp_path):
+    """ridge_pairs' predictions are scikit-learn Ridge (same alpha) on one-hot plus one
+    indicator per letter combination of each kept pair, built here in numpy; its alpha is
+    RidgeCV's leave-one-out choice on that design; model.pt reloads (tensors and plain
+    values only) and predicts the same."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+
+    task = _task()
+    prepared = _pair_landscape(task)
+    summary = train_fold(prepared, task, 0, tmp_path, "ridge_pairs", progress=False)
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    sites = saved["pair_sites"]
+    assert [1, 5] in sites and summary["n_pairs"] == len(sites)
+    codes = np.array([["ACGT".index(c) for c in s] for s in prepared["sequence"]])
+    design = np.hstack([np.eye(4)[codes].reshape(len(codes), -1),
+                        *[np.eye(16)[codes[:, p] * 4 + codes[:, q]] for p, q in sites]])
+    train = (prepared["split"] == "train").to_numpy()
+    y = prepared["target"].to_numpy()
+    alpha = pd.read_csv(tmp_path / "history.csv")["alpha"].iloc[0]
+    assert alpha == RidgeCV(alphas=RIDGE_ALPHAS).fit(design[train], y[train]).alpha_
+    expected = Ridge(alpha=alpha).fit(design[train], y[train]).predict(design)
+    predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t").set_index("id").loc[prepared["id"]]
+    np.testing.assert_allclose(predictions["y_pred"], expected, rtol=1e-6, atol=1e-6)
+    model, meta = load_model(tmp_path / "model.pt")
+    again = predict_sequences(model, meta, prepared["sequence"].tolist())
+    np.testing.assert_allclose(again["y_pred"], expected, rtol=1e-6, atol=1e-6)
+    assert "position-specific" in model.unscorable_reason(["ACGTACGTA"])
+
+
+def test_ridge_pairs_is_for_regression_tasks_only():
+    classification = _task(task_type="binary", classes=["0", "1"])
+    assert "regression tasks only" in classification.not_applicable("ridge_pairs")
+    assert classification.not_applicable("ridge") is None and _task().not_applicable("ridge_pairs") is None
+
+
+# ---------------------------------------------------------------- lyra_heads_only
+def test_heads_only_lyra_has_no_path_through_a_backbone():
+    """backbone=False: the output is the decoder bias plus the skip, hidden and pair
+    heads; a model with the same head weights and any backbone weights differs only by
+    the backbone's contribution, which is zero here."""
+    from lyra.model import Lyra
+
+    torch.manual_seed(0)
+    heads = Lyra(4, 1, d_model=8, d_state=8, linear_skip=True, hidden_head=6, pair_sites=[[0, 3]],
+                 position_embedding="learned", max_len=10, backbone=False).eval()
+    for param in heads.parameters():
+        torch.nn.init.normal_(param)
+    assert not any(name.startswith(("encoder", "pgc", "s4d", "positions")) for name, _ in heads.named_parameters())
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 10)), 4).float()
+    skip = torch.einsum("bla,la->b", x, heads.skip[..., 0])
+    hidden = torch.einsum("bla,lah->bh", x, heads.head_input) + heads.head_features.bias
+    pair = torch.einsum("ba,bc,ac->b", x[:, 0], x[:, 3], heads.pair_table[0, ..., 0])
+    expected = heads.decoder.bias + skip + heads.head_output(torch.nn.functional.gelu(hidden))[:, 0] + pair
+    with torch.no_grad():
+        torch.testing.assert_close(heads(x)[:, 0], expected)

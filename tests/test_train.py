@@ -231,16 +231,20 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
         np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(design), rtol=1e-4, atol=1e-4)
 
 
-def test_ridge_init_keeps_the_ridge_start_unless_an_epoch_beats_it():
+def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
+    """The ridge start is never the kept state: with lr 0 no epoch improves, and epoch 1
+    (the network with its own decoder weights) is kept, not the pure ridge model."""
+    from lyra.train import ridge_initialise
+
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
     config = TrainerConfig(epochs=3, batch_size=16, lr=0.0, ridge_init=True, patience=100)
     result = fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
-    # lr 0 never changes the weights, so no epoch improves on epoch 0 (the pure ridge model) here
-    assert result.best_epoch == 0
-    assert torch.count_nonzero(result.best_state["decoder.weight"]) == 0  # epoch 0: the network is switched off
-    assert torch.count_nonzero(model.decoder.weight) > 0  # training ran with the network's own decoder weights
-    assert torch.equal(result.best_state["skip"], model.skip.detach())
+    assert result.best_epoch == 1
+    assert torch.count_nonzero(result.best_state["decoder.weight"]) > 0  # the network is on
+    ridge_model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
+    ridge_initialise(ridge_model, _dataset(96, 1))
+    assert torch.allclose(result.best_state["skip"], ridge_model.skip.detach())  # it started from ridge
 
 
 def test_ridge_init_needs_a_linear_skip_model():
@@ -250,32 +254,16 @@ def test_ridge_init_needs_a_linear_skip_model():
         ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))
 
 
-def test_ridge_candidate_returns_the_better_of_training_and_ridge():
-    from lyra.train import ridge_initialise
-
-    def run(lr, candidate):
-        torch.manual_seed(0)
-        model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
-        config = TrainerConfig(epochs=3, batch_size=16, lr=lr, ridge_candidate=candidate, patience=100, seed=3)
-        return fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
-
-    for lr in (0.0, 0.01):
-        plain, with_candidate = run(lr, False), run(lr, True)
-        # training itself is untouched by the candidate
-        np.testing.assert_array_equal(plain.history["train_loss"], with_candidate.history["train_loss"])
-        ridge_model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12).eval()
-        ridge_initialise(ridge_model, _dataset(96, 1))
-        valid = _dataset(48, 2)
-        ridge_score = spearmanr(valid.y.numpy(), predict_outputs(ridge_model, valid.x, valid.mask, 64, "cpu")[:, 0]).statistic
-        assert with_candidate.best_score == pytest.approx(max(plain.best_score, ridge_score), abs=1e-6)
-        assert (with_candidate.best_epoch == 0) == (ridge_score > plain.best_score)
+def test_the_ridge_candidate_option_is_gone():
+    """No option swaps the network for a ridge model after training."""
+    with pytest.raises(ValueError, match="ridge_candidate"):
+        TrainerConfig.from_dict({"ridge_candidate": True})
 
 
-def test_ridge_options_leave_models_without_a_skip_head_untouched():
+def test_ridge_init_leaves_models_without_a_skip_head_untouched():
     """A task's trainer block is shared by every model trained on it: the CNN or a Lyra
-    without linear_skip train exactly as without the ridge options."""
+    without linear_skip train exactly as without ridge_init."""
     _, plain = _run()
-    for option in ("ridge_candidate", "ridge_init"):
-        _, with_option = _run(**{option: True})
-        assert with_option.best_epoch == plain.best_epoch and with_option.best_score == plain.best_score
-        np.testing.assert_array_equal(plain.history["train_loss"], with_option.history["train_loss"])
+    _, with_option = _run(ridge_init=True)
+    assert with_option.best_epoch == plain.best_epoch and with_option.best_score == plain.best_score
+    np.testing.assert_array_equal(plain.history["train_loss"], with_option.history["train_loss"])

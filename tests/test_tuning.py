@@ -55,9 +55,9 @@ def test_trials_are_recorded_and_test_rows_are_never_used():
     assert best_again["settings"] == best["settings"]
 
 
-def test_a_trial_scores_the_network_not_the_ridge_candidate():
-    # position-aware Lyra compares its network against the ridge model after training; that
-    # ridge fit is the same in every trial, so a trial must report the network's own score
+def test_a_trial_scores_the_network_not_a_ridge_model():
+    # position-aware Lyra holds a ridge model in its skip head; a trial must report the
+    # trained network's own score, not that of ridge (the same fit in every trial)
     from lyra.encode import one_hot
     from lyra.runner import fit_on_rows
 
@@ -73,7 +73,7 @@ def test_a_trial_scores_the_network_not_the_ridge_candidate():
     flat = [one_hot(part["sequence"].tolist(), "dna", "error")[0].reshape(len(part), -1).numpy() for part in (train, valid)]
     ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(flat[0], train["target"])
     ridge_score = spearmanr(ridge.predict(flat[1]), valid["target"]).statistic
-    assert ridge_score > 0.9  # an additive landscape: the candidate would win
+    assert ridge_score > 0.9  # an additive landscape: ridge would win
     assert score < ridge_score - 0.1  # one epoch of a tiny network, reported as such
 
 

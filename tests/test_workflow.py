@@ -229,6 +229,27 @@ def test_summary_has_one_row_per_task_with_the_metrics_values(run_dir):
     assert (run_dir / "results/summary.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_summary_selects_on_validation_rows_and_marks_ridge_pairs_not_applicable(run_dir):
+    """selected_model is the model with the best task metric on its own validation rows of
+    predictions.tsv (recomputed here with scipy); ridge_pairs, regression only, is NA on
+    splice_uci with the reason and trains nothing there."""
+    summary = pd.read_csv(run_dir / "results/summary.tsv", sep="\t").query("set == 'test'").set_index("task")
+    for task in ("synthetic_epistasis", "gb1_relso"):
+        valid = {}
+        for model in ("lyra", "ridge", "ridge_pairs"):
+            rows = pd.read_csv(run_dir / f"results/{task}/{model}/fold0/predictions.tsv", sep="\t").query(
+                "split == 'valid'")
+            valid[model] = spearmanr(rows["y_true"], rows["y_pred"]).statistic
+            assert summary.loc[task, f"{model}_valid"] == pytest.approx(valid[model], abs=1e-5)
+        chosen = max(valid, key=valid.get)
+        assert summary.loc[task, "selected_model"] == chosen
+        assert summary.loc[task, "selected"] == pytest.approx(summary.loc[task, chosen])
+    splice = summary.loc["splice_uci"]
+    assert np.isnan(splice["ridge_pairs"]) and splice["ridge_pairs_undefined"].startswith("n/a: ")
+    assert not (run_dir / "results/splice_uci/ridge_pairs").exists()
+    assert splice["selected_model"] in ("lyra", "ridge")
+
+
 def test_report_is_written(run_dir):
     result = snakemake(run_dir, "--report", "report.html")
     assert result.returncode == 0, result.stderr[-5000:]

@@ -23,6 +23,24 @@ wildcard_constraints:
     name="[^/]+",
 
 
+def task_models(task_name):
+    """The models of ``models:`` trained on a task: those that apply to it
+    (``Task.not_applicable``)."""
+    task = TASK_CONFIGS[task_name]
+    return [m for m in MODELS if task.not_applicable(m, WORKFLOW.variants) is None]
+
+
+def not_applicable_models():
+    """{task: {model: reason}} for the models of ``models:`` a task does not train."""
+    reasons = {}
+    for task in TASKS:
+        for model in MODELS:
+            reason = TASK_CONFIGS[task].not_applicable(model, WORKFLOW.variants)
+            if reason:
+                reasons.setdefault(task, {})[model] = reason
+    return reasons
+
+
 def task_sources(task_name):
     """The task's download sources keyed by their path relative to data_root."""
     return {s["path"]: s for s in TASK_CONFIGS[task_name].source}
@@ -128,9 +146,10 @@ def fold_files(name):
 
 def seeds(task_name, model):
     """The extra seed members of a single-split task (``trainer.n_seeds``): 1 .. n_seeds - 1;
-    none for ridge, which is deterministic (every seed would give the same model)."""
+    none for ridge and ridge_pairs, which are deterministic (every seed gives one model).
+    """
     task = TASK_CONFIGS[task_name]
-    if task.model_options(model, WORKFLOW.variants)[0] == "ridge":
+    if task.model_options(model, WORKFLOW.variants)[0] in ("ridge", "ridge_pairs"):
         return range(0)
     return range(1, task.trainer.n_seeds)
 
@@ -161,8 +180,12 @@ def member_files(name):
 
 
 def train_gpus(wildcards):
-    """GPUs of a training job: one per data-parallel process (trainer.n_gpus); ridge needs none."""
-    if wildcards.model == "ridge":
+    """GPUs of a training job: one per data-parallel process (trainer.n_gpus); ridge and
+    ridge_pairs need none."""
+    base = TASK_CONFIGS[wildcards.task].model_options(
+        wildcards.model, WORKFLOW.variants
+    )[0]
+    if base in ("ridge", "ridge_pairs"):
         return 0
     return TASK_CONFIGS[wildcards.task].trainer.n_gpus
 
@@ -229,7 +252,7 @@ def all_targets():
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
-        for model in MODELS:
+        for model in task_models(task):
             targets.append(f"results/{task}/{model}/metrics.json")
             targets += [
                 f"results/{task}/{model}/figures/{fig}.png"

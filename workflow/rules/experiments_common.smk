@@ -29,11 +29,13 @@ def model_dir(task, model):
 
 
 def comparison_entries(tasks, models):
-    """{task, model, metrics} for every task and model of a comparison figure."""
+    """{task, model, metrics} for every task and model of a comparison figure that
+    applies to the task (``Task.not_applicable``)."""
     return [
         {"task": t, "model": m, "metrics": f"{model_dir(t, m)}/metrics.json"}
         for t in tasks
         for m in models
+        if TASK_CONFIGS[t].not_applicable(m, VARIANTS) is None
     ]
 
 

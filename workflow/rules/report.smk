@@ -89,11 +89,15 @@ rule figure_calibration:
 
 rule summary:
     input:
-        metrics=expand("results/{task}/{model}/metrics.json", task=TASKS, model=MODELS),
+        metrics=[
+            f"results/{task}/{model}/metrics.json"
+            for task in TASKS
+            for model in task_models(task)
+        ],
         external=[
             f"results/{task}/{model}/external_{name}.json"
             for task in TASKS
-            for model in MODELS
+            for model in task_models(task)
             for name in external_sets(task)
         ],
         leakage=expand("results/{task}/leakage.json", task=TASKS),
@@ -117,6 +121,7 @@ rule summary:
     params:
         tasks=TASKS,
         models=MODELS,
+        not_applicable=not_applicable_models(),
         published=published_references(),
     script:
         "../scripts/summary.py"

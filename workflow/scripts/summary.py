@@ -17,4 +17,5 @@ write_summary(
     snakemake.params.published,
     snakemake.output.table,
     snakemake.output.figure,
+    snakemake.params.not_applicable,
 )
