@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from lyra import models, results, splits, tensorfile
+from lyra.architectures import MODULES
 from lyra.alphabets import get_alphabet
 from lyra.atomic import atomic_path
 from lyra.config import Task
@@ -169,7 +170,7 @@ def train_fold(
         summary["position_aware"] = fold_fit.position_aware
     if base in ("lyra", "ridge_pairs"):
         summary["n_pairs"] = len(options.get("pair_sites") or [])
-    if base in models.MODULES:  # what the network ran with; best_epoch above is the trained epoch kept
+    if base in MODULES:  # what the network ran with; best_epoch above is the trained epoch kept
         summary["model_options"] = options
         summary["trainer"] = trainer.to_dict()
     summary["train_seconds"] = time.perf_counter() - started
