@@ -94,6 +94,28 @@ def test_missing_column_is_named(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "'sequence'" in err and "t.csv" in err
+    assert "'cli'" not in err and "task 't'" in err  # the task is named after the file, not internally
+
+
+def test_train_prints_the_interval_and_predict_reads_the_training_column(tmp_path, capsys):
+    """The printed headline carries metrics.json's 95% interval; predict reads the sequence
+    column that training read (kept in model.pt) and names the line of a bad sequence."""
+    data = epistasis_landscape(150, 10, alphabet="dna", orders=(1,), n_terms=(8,), noise=0.1, seed=4)
+    data.rename(columns={"sequence": "guide"}).to_csv(tmp_path / "guides.csv", index=False)
+    assert main(["train", "--input", str(tmp_path / "guides.csv"), "--sequence-column", "guide", "--target-column",
+                 "target", "--alphabet", "dna", "--epochs", "1", "--model-option", "d_model=8",
+                 "--model-option", "d_state=4", "--out-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    ci = json.loads((tmp_path / "run" / "metrics.json").read_text())["splits"]["test"]["ci"]
+    assert f"95% CI [{ci['low']:.4f}, {ci['high']:.4f}]" in printed
+    new = tmp_path / "new.csv"
+    new.write_text(f"guide\n{data['sequence'][0]}\n{data['sequence'][1][:-1]}Z\n")
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(new), "--out", str(tmp_path / "p.tsv")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "new.csv: line 3:" in error and "'Z'" in error and "record" not in error
+    new.write_text(f"guide\n{data['sequence'][0]}\n{data['sequence'][1]}\n")
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(new), "--out", str(tmp_path / "p.tsv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.tsv", sep="\t")) == 2
 
 
 def test_predict_applies_the_tasks_length_rule(tmp_path, capsys):
