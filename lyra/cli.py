@@ -5,6 +5,7 @@
     lyra evaluate --predictions run/predictions.tsv --task-type regression --out metrics.json
     lyra mutagenesis   --model run/ --sequence MTYK... --out ism.tsv
     lyra score-variants --model run/ --reference MTYK... --variants variants.csv --out scores.tsv --top 10
+    lyra results-page  --summary results/summary.tsv --out docs/results.md
 
 ``--model`` is repeatable and takes a directory of fold models: several models predict as
 an ensemble (mean, and the std across members as the uncertainty).
@@ -254,6 +255,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(_headline(metrics))
 
 
+def _cmd_results_page(args: argparse.Namespace) -> None:
+    from lyra.results_page import write_results_page
+
+    write_results_page(args.summary, args.out, args.results_dir)
+    print(f"wrote {args.out} from {args.summary}")
+
+
 def _headline(metrics: dict) -> str:
     """One line with the main test metric."""
     test = metrics.get("splits", {}).get("test", {})
@@ -393,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     evaluate.add_argument("--out", required=True, help="output metrics JSON")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    page = sub.add_parser("results-page", help="the results page (Markdown) from a run's results/summary.tsv",
+                          description="Write docs/results.md from a workflow run's summary table, stamped with the "
+                                      "run's commit, dates, machine and job time; every model column is shown.")
+    page.add_argument("--summary", default="results/summary.tsv", help="summary table (default results/summary.tsv)")
+    page.add_argument("--results-dir", help="the run's results folder (default: the summary's folder)")
+    page.add_argument("--out", default="docs/results.md", help="output Markdown (default docs/results.md)")
+    page.set_defaults(func=_cmd_results_page)
     return parser
 
 

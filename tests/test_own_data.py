@@ -134,3 +134,15 @@ def test_a_config_typo_ends_the_run_with_one_line_naming_the_file(project):
     assert "Traceback" not in result.stderr and 'File "' not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {typo}: key tasks.{TASK}: Additional properties are not allowed ('task_typ' was unexpected)")
+
+
+def test_the_results_page_is_generated_from_the_runs_summary(project, runs):
+    result = _snakemake(project, "--replace-workflow-config", "results_page")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (project / "docs" / "results.md").read_text()
+    row = pd.read_csv(project / "results" / "summary.tsv", sep="\t").iloc[0]
+    cells = [f"{row[m]:.3f} [{row[f'{m}_ci_low']:.3f}, {row[f'{m}_ci_high']:.3f}]" for m in ("lyra", "ridge")]
+    assert f"| {TASK} | test | spearman | 15 | {cells[0]} | {cells[1]} |" in page
+    assert "| task | set | metric | n test | Lyra | one-hot ridge |" in page
+    commit = json.loads((runs[0] / "metrics.json").read_text())["provenance"]["git"]["commit"]
+    assert f"- commit: {commit}" in page

@@ -11,7 +11,8 @@ from lyra.errors import LyraInputError
 
 def config_files():
     """The config files merged into ``config``, in merge order: the workflow's own
-    (config/config.yaml, unless --replace-workflow-config) and then the --configfile ones."""
+    (config/config.yaml, unless --replace-workflow-config) and then the --configfile ones.
+    """
     settings = workflow.config_settings
     given = [Path(f).absolute() for f in settings.configfiles]
     own = [Path(f).absolute() for f in workflow.configfiles]
@@ -22,12 +23,15 @@ def config_files():
 def load_config():
     """The whole config, validated against the schemas shipped in the lyra package, with
     defaults filled, each config file's data_root given to its own tasks and every task
-    typed (lyra.config.Task). A bad config ends the run with one line naming the file."""
+    typed (lyra.config.Task). A bad config ends the run with one line naming the file.
+    """
     files = config_files()
     source = ", ".join(str(f) for f in files) or "config"
     try:
         contents = [yaml.safe_load(f.read_text()) or {} for f in files]
-        merged = data_roots_by_file(config, contents, dict(workflow.config_settings.config))
+        merged = data_roots_by_file(
+            config, contents, dict(workflow.config_settings.config)
+        )
         return load_workflow_config(merged, source)
     except LyraInputError as error:
         print(f"error: {error}", file=sys.stderr)
