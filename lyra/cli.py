@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from lyra.config import MODELS, Task, TrainerConfig, default_metric, metric_names, task_default, task_from_config
+from lyra.config import (MODELS, Task, TrainerConfig, default_metric, load_schema, metric_names, task_default,
+                         task_from_config)
 from lyra.errors import LyraInputError, report_input_error
 
 log = logging.getLogger("lyra")
@@ -123,7 +124,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         with open(args.config) as handle:
             config = yaml.safe_load(handle)
         task = task_from_config(config, args.task, source=args.config)
-        data_root = Path(task.data_root or config.get("data_root", "."))
+        data_root = Path(task.data_root or config.get("data_root") or load_schema()["properties"]["data_root"]["default"])
     else:
         if not (args.input and args.sequence_column and args.target_column and args.alphabet):
             raise ValueError("train needs --input, --sequence-column, --target-column and --alphabet (or --config/--task)")

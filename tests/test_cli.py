@@ -140,3 +140,17 @@ def test_predict_applies_the_tasks_length_rule(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "bad.fasta" in error and "record 'b'" in error and "length" in error
     assert not (tmp_path / "b.tsv").exists()
+
+
+def test_a_config_task_without_data_root_reads_the_default_data_folder(tmp_path, monkeypatch):
+    """config/config.yaml sets no data_root: `lyra train --config` reads ../shared/data as the workflow does."""
+    shared, work = tmp_path / "shared" / "data", tmp_path / "work"
+    shared.mkdir(parents=True)
+    work.mkdir()
+    epistasis_landscape(60, 8, alphabet="dna", orders=(1,), n_terms=(4,), noise=0.0, seed=6).to_csv(
+        shared / "x.csv", index=False)
+    (work / "config.yaml").write_text("tasks:\n  t:\n    input: {format: csv, path: x.csv}\n    alphabet: dna\n"
+                                      "    task_type: regression\n    split: {scheme: random}\n"
+                                      "    model: {d_model: 8, d_state: 4}\n    trainer: {epochs: 1}\n")
+    monkeypatch.chdir(work)
+    assert main(["train", "--config", "config.yaml", "--task", "t", "--out-dir", "run", "--quiet"]) == 0
