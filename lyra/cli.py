@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
                                          "weight_decay": args.weight_decay, "patience": args.patience,
                                          "seed": args.seed}.items() if v is not None}
     task["seed"] = args.seed
-    name = Path(args.input).name.split(".")[0] or "task"  # records without an id column are <name>_<row>
+    # named after the file (records without an id column are <name>_<row>), as a config task name may be
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(args.input).name.split(".")[0]) or "task"
     return task_from_config({"tasks": {name: task}}, name, source="command line"), Path("/")
 
 
