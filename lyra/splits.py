@@ -14,6 +14,11 @@ from lyra.errors import LyraInputError
 log = logging.getLogger(__name__)
 
 
+def _valid_fraction(spec: dict) -> float:
+    """``split.valid_fraction``, or its schema default."""
+    return float(spec.get("valid_fraction", task_default("split", "valid_fraction")))
+
+
 def _fail(records: pd.DataFrame, name: str, problem: str) -> LyraInputError:
     return LyraInputError(records.attrs.get("source", "<records>"), f"task '{name}'", problem)
 
@@ -173,7 +178,7 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         try:
             prepared["split"] = _group_random_splits(prepared["group"].to_numpy(),
                                                      fractions, seed,
-                                                     float(spec.get("valid_fraction", task_default("split", "valid_fraction"))) > 0)
+                                                     _valid_fraction(spec) > 0)
         except ValueError as err:
             raise _fail(records, name, str(err)) from None
     elif scheme == "genome_blocks":
@@ -227,10 +232,10 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         prepared["fold"] = 0
         if not (prepared["split"] == "valid").any():
             valid = _carve_valid(prepared, (prepared["split"] == "train").to_numpy(),
-                                 float(spec.get("valid_fraction", task_default("split", "valid_fraction"))), seed)
+                                 _valid_fraction(spec), seed)
             prepared.loc[valid, "split"] = "valid"
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
-                     name, int(valid.sum()), spec.get("valid_fraction", task_default("split", "valid_fraction")))
+                     name, int(valid.sum()), _valid_fraction(spec))
         _check_nonempty(prepared["split"], records, name)
         _check_classes_in_train(prepared, records, name)
     columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
@@ -263,7 +268,7 @@ def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
     if mode == "fold":
         valid = folds == (fold - 1) % n_folds(prepared)
     elif mode == "random":
-        valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", task_default("split", "valid_fraction"))), int(spec.get("seed", 0)) + fold)
+        valid = _carve_valid(out, ~test, _valid_fraction(spec), int(spec.get("seed", 0)) + fold)
     else:
         valid = np.zeros(len(out), dtype=bool)
     out["split"] = np.where(test, "test", np.where(valid, "valid", "train"))
