@@ -5,6 +5,7 @@
     lyra evaluate --predictions run/predictions.tsv --task-type regression --out metrics.json
     lyra mutagenesis   --model run/ --sequence MTYK... --out ism.tsv
     lyra score-variants --model run/ --reference MTYK... --variants variants.csv --out scores.tsv --top 10
+    lyra results-page  --summary results/summary.tsv --out docs/results.md
 
 ``--model`` is repeatable and takes a directory of fold models: several models predict as
 an ensemble (mean, and the std across members as the uncertainty).
@@ -17,15 +18,16 @@ record and the problem, and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from lyra.config import MODELS, Task, metric_names, task_from_config
+from lyra.config import (MODELS, Task, TrainerConfig, default_metric, load_schema, metric_names, task_default,
+                         task_from_config)
 from lyra.errors import LyraInputError, report_input_error
 
 log = logging.getLogger("lyra")
@@ -45,9 +47,12 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
         "alphabet": args.alphabet,
         "ambiguous": args.ambiguous,
         "task_type": args.task_type,
-        "metric": args.metric or ("spearman" if args.task_type == "regression" else "accuracy"),
-        "split": {"valid_fraction": args.valid_fraction, "seed": args.seed},
+        "split": {"seed": args.seed},
     }
+    if args.metric:
+        task["metric"] = args.metric
+    if args.valid_fraction is not None:
+        task["split"]["valid_fraction"] = args.valid_fraction
     if args.column_names:
         task["input"]["column_names"] = args.column_names.split(",")
     if fmt == "fasta":
@@ -67,8 +72,7 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
         if args.split_column:
             task["split"].update(scheme="column", column=args.split_column)
         else:
-            task["split"].update(scheme="random", fractions=[1 - args.valid_fraction - args.test_fraction,
-                                                             args.valid_fraction, args.test_fraction])
+            task["split"].update(scheme="random", fractions=_fractions(args.valid_fraction, args.test_fraction))
     if args.target_log_offset is not None:
         task["target_transform"] = {"name": "log", "offset": args.target_log_offset}
     task["model"] = _key_values(args.model_option)
@@ -76,7 +80,17 @@ def _task_from_flags(args: argparse.Namespace) -> tuple[Task, Path]:
                                          "weight_decay": args.weight_decay, "patience": args.patience,
                                          "seed": args.seed}.items() if v is not None}
     task["seed"] = args.seed
-    return task_from_config({"tasks": {"cli": task}}, "cli", source="command line"), Path("/")
+    # named after the file (records without an id column are <name>_<row>), as a config task name may be
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(args.input).name.split(".")[0]) or "task"
+    return task_from_config({"tasks": {name: task}}, name, source="command line"), Path("/")
+
+
+def _fractions(valid: float | None, test: float | None) -> list[float]:
+    """[train, valid, test] shares of a random split: the flags given, the config default for the rest."""
+    default = task_default("split", "fractions")
+    valid = default[1] if valid is None else valid
+    test = default[2] if test is None else test
+    return [1 - valid - test, valid, test]
 
 
 def _format_from_suffix(path: str) -> str:
@@ -101,7 +115,8 @@ def _key_values(items: list[str] | None) -> dict:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from lyra import splits
-    from lyra.data import load_records
+    from lyra.data import input_paths, load_records
+    from lyra.provenance import collect
     from lyra.results import evaluate_task, read_predictions, write_json
     from lyra.runner import train_fold
 
@@ -111,7 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         with open(args.config) as handle:
             config = yaml.safe_load(handle)
         task = task_from_config(config, args.task, source=args.config)
-        data_root = Path(task.data_root or config.get("data_root", "."))
+        data_root = Path(task.data_root or config.get("data_root") or load_schema()["properties"]["data_root"]["default"])
     else:
         if not (args.input and args.sequence_column and args.target_column and args.alphabet):
             raise ValueError("train needs --input, --sequence-column, --target-column and --alphabet (or --config/--task)")
@@ -120,33 +135,44 @@ def _cmd_train(args: argparse.Namespace) -> None:
     records = load_records(task, data_root)
     prepared = splits.assign(records, task.split, task.name)
     folds = range(splits.n_folds(prepared)) if args.fold is None else [args.fold]
-    prediction_files = []
+    prediction_files, runs = [], []
     for fold in folds:
         fold_dir = out_dir / f"fold{fold}" if len(folds) > 1 or args.fold is not None else out_dir
         summary = train_fold(prepared, task, fold, fold_dir, args.model, args.device, progress=not args.quiet)
-        log.info("fold %d: %s", fold, json.dumps(summary, default=str))
+        write_json(summary, fold_dir / "train.json")
+        runs.append(summary)
         prediction_files.append(fold_dir / "predictions.tsv")
-    metrics = evaluate_task(read_predictions(*prediction_files), task)
+    metrics = {"task": task.name, "model": args.model, **evaluate_task(read_predictions(*prediction_files), task),
+               "folds": runs}
+    metrics["provenance"] = collect(input_paths(task, data_root), task.to_dict(), seed=task.seed,
+                                    device=", ".join(sorted({str(run["device"]) for run in runs})),
+                                    wall_time_s=sum(run["train_seconds"] for run in runs))
     write_json(metrics, out_dir / "metrics.json")
     print(_headline(metrics))
 
 
 def _read_sequences(path: str, fmt: str | None, no_header: bool = False, column_names: str | None = None,
-                    sequence_column: str = "sequence", id_column: str | None = None) -> tuple[list[str], list[str]]:
-    """(ids, sequences) of a FASTA or CSV/TSV file (ids are row numbers when a table has none)."""
+                    sequence_column: str = "sequence",
+                    id_column: str | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(ids, sequences, locations) of a FASTA or CSV/TSV file: ids are row numbers when a
+    table has none; a location names the line (and the record) as ``lyra train`` does."""
     from lyra.io import read_fasta, read_table
+    from lyra.io.tables import table_line
 
     fmt = fmt or _format_from_suffix(path)
     if fmt == "fasta":
         table = read_fasta(path)
-        return table["id"].astype(str).tolist(), table["sequence"].astype(str).tolist()
+        ids = table["id"].astype(str).tolist()
+        return ids, table["sequence"].astype(str).tolist(), [f"record '{i}' (line {n})" for i, n in
+                                                              zip(ids, table["line"])]
     table = read_table(path, sep="," if fmt == "csv" else "\t", header=not no_header,
                        column_names=column_names.split(",") if column_names else None)
     for column in (sequence_column, id_column):
         if column and column not in table.columns:
             raise LyraInputError(path, "header", f"no column '{column}'; columns: {', '.join(map(str, table.columns))}")
     ids = table[id_column].astype(str) if id_column else pd.Series(range(len(table))).astype(str)
-    return ids.tolist(), table[sequence_column].astype(str).tolist()
+    locations = [f"line {table_line(table, i)}" for i in table.index]
+    return ids.tolist(), table[sequence_column].astype(str).tolist(), locations
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -155,10 +181,12 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from lyra.results import write_predictions
 
     ensemble = load_ensemble(args.model)
-    ids, sequences = _read_sequences(args.input, args.format, args.no_header, args.column_names,
-                                     args.sequence_column, args.id_column)
+    sequence_column = args.sequence_column or ensemble.sequence_column or "sequence"
+    ids, sequences, locations = _read_sequences(args.input, args.format, args.no_header, args.column_names,
+                                                sequence_column, args.id_column)
     normalised, _ = normalise_sequences(sequences, ids, ensemble.alphabet, ensemble.ambiguous,
-                                        t_as_u=ensemble.t_as_u, source=str(args.input), **ensemble.input_rules)
+                                        t_as_u=ensemble.t_as_u, source=str(args.input), locations=locations,
+                                        **ensemble.input_rules)
     frame = prediction_table(ensemble.predict(normalised, device=args.device, ids=ids))
     frame.insert(0, "sequence", normalised)
     frame.insert(0, "id", ids)
@@ -174,7 +202,7 @@ def _references(args: argparse.Namespace, ensemble) -> list[tuple[str, str]]:
 
     if args.sequence:
         return [(args.id, normalise_reference(args.sequence, ensemble, "--sequence", args.id))]
-    ids, sequences = _read_sequences(args.fasta, "fasta")
+    ids, sequences, _ = _read_sequences(args.fasta, "fasta")
     return [(i, normalise_reference(s, ensemble, args.fasta, i)) for i, s in zip(ids, sequences)]
 
 
@@ -223,7 +251,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
                                  "id, sequence, split, fold, y_true, y_pred)")
     if "fold" not in frame:
         frame["fold"] = 0
-    metric = args.metric or ("spearman" if args.task_type == "regression" else "accuracy")
+    metric = args.metric or default_metric(args.task_type)
     classes = args.classes.split(",") if args.classes else None
     metrics = evaluate_predictions(frame, args.task_type, metric, classes, n_boot=args.n_boot, seed=args.seed,
                                    source=args.predictions)
@@ -231,13 +259,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(_headline(metrics))
 
 
+def _cmd_results_page(args: argparse.Namespace) -> None:
+    from lyra.results_page import write_results_page
+
+    write_results_page(args.summary, args.out, args.results_dir)
+    print(f"wrote {args.out} from {args.summary}")
+
+
 def _headline(metrics: dict) -> str:
     """One line with the main test metric."""
     test = metrics.get("splits", {}).get("test", {})
     name = metrics.get("metric", "metric")
     value = test.get("value", {})
-    shown = "undefined" if value.get("undefined", True) else f"{value['value']:.4f}"
-    return f"test {name} = {shown} (n = {test.get('n', 0)})"
+    if value.get("undefined", True):
+        return f"test {name} = undefined ({value.get('reason', 'no value')}; n = {test.get('n', 0)})"
+    ci = test.get("ci") or {}
+    interval = (f", {ci.get('level', 0.95):.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}]"
+                if ci.get("low") is not None and ci.get("high") is not None else "")
+    return f"test {name} = {value['value']:.4f}{interval} (n = {test.get('n', 0)})"
 
 
 def _model_argument(parser: argparse.ArgumentParser) -> None:
@@ -278,22 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task-type", choices=TASK_TYPES, default="regression", help="default: regression")
     train.add_argument("--classes", help="comma-separated class labels in index order (classification)")
     train.add_argument("--metric", choices=metric_names(),
-                       help="main metric (default: spearman / accuracy)")
+                       help="main metric (default: spearman for regression, accuracy for classification)")
     train.add_argument("--max-length", type=int, help="reject sequences longer than this")
-    train.add_argument("--valid-fraction", type=float, default=0.15, help="validation fraction (default 0.15)")
-    train.add_argument("--test-fraction", type=float, default=0.15,
-                       help="test fraction for a random split (default 0.15)")
+    train.add_argument("--valid-fraction", type=float,
+                       help="validation fraction (default: 0.1 of a random split, 0.15 of the train rows otherwise)")
+    train.add_argument("--test-fraction", type=float, help="test fraction of a random split (default 0.1)")
     train.add_argument("--target-log-offset", type=float,
                        help="train on log(y + offset) (heavy-tailed targets); predictions are mapped back")
     train.add_argument("--model", choices=list(MODELS), default="lyra",
                        help="model to train (default lyra; the others are baselines)")
     train.add_argument("--model-option", action="append", metavar="KEY=VALUE",
                        help="model constructor option, e.g. d_model=32 (repeatable)")
-    train.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
-    train.add_argument("--batch-size", type=int, help="batch size (default 128)")
-    train.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    train.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
-    train.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    train.add_argument("--epochs", type=int, help=f"maximum epochs (default {TrainerConfig.epochs})")
+    train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainerConfig.batch_size})")
+    train.add_argument("--lr", type=float, help=f"learning rate (default {TrainerConfig.lr})")
+    train.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {TrainerConfig.weight_decay})")
+    train.add_argument("--patience", type=int, help=f"early-stopping patience in epochs (default {TrainerConfig.patience})")
     train.add_argument("--fold", type=int, help="train only this fold of a k-fold task")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--device", help="torch device, e.g. cpu or cuda:1 (default: a free GPU, else cpu)")
@@ -309,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=["csv", "tsv", "fasta"], help="input format (default: from extension)")
     predict.add_argument("--no-header", action="store_true", help="the table has no header line")
     predict.add_argument("--column-names", help="comma-separated names for a headerless table")
-    predict.add_argument("--sequence-column", default="sequence", help="column holding sequences (default sequence)")
+    predict.add_argument("--sequence-column", help="column holding sequences (default: the training file's "
+                         "sequence column, else sequence)")
     predict.add_argument("--id-column", help="column holding ids (default: row numbers)")
     predict.add_argument("--device", help="torch device (default: a free GPU, else cpu)")
     predict.add_argument("--out", required=True, help="output predictions TSV")
@@ -358,12 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Compute metrics per split (and per fold) from a lyra predictions.tsv.")
     evaluate.add_argument("--predictions", required=True, help="predictions.tsv (id, sequence, split, fold, y_true, y_pred)")
     evaluate.add_argument("--task-type", choices=TASK_TYPES, required=True, help="regression, binary or multiclass")
-    evaluate.add_argument("--metric", help="main metric (default: spearman / accuracy)")
+    evaluate.add_argument("--metric", choices=metric_names(),
+                          help="main metric (default: spearman for regression, accuracy for classification)")
     evaluate.add_argument("--classes", help="comma-separated class labels (classification; prob_<class> columns)")
     evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CI (default 1000)")
     evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     evaluate.add_argument("--out", required=True, help="output metrics JSON")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    page = sub.add_parser("results-page", help="the results page (Markdown) from a run's results/summary.tsv",
+                          description="Write docs/results.md from a workflow run's summary table, stamped with the "
+                                      "run's commit, dates, machine and job time; every model column is shown.")
+    page.add_argument("--summary", default="results/summary.tsv", help="summary table (default results/summary.tsv)")
+    page.add_argument("--results-dir", help="the run's results folder (default: the summary's folder)")
+    page.add_argument("--out", default="docs/results.md", help="output Markdown (default docs/results.md)")
+    page.set_defaults(func=_cmd_results_page)
     return parser
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,10 +51,30 @@ def schema_path(name: str = "config") -> Path:
     return SCHEMA_DIR / f"{name}.schema.yaml"
 
 
-def load_schema(name: str = "config") -> dict:
-    """The JSON Schema ``name`` (YAML) shipped with the package."""
+@functools.lru_cache(maxsize=None)
+def _read_schema(name: str) -> dict:
     with open(schema_path(name)) as handle:
         return yaml.safe_load(handle)
+
+
+def load_schema(name: str = "config") -> dict:
+    """The JSON Schema ``name`` (YAML) shipped with the package (a copy: callers may change it)."""
+    return copy.deepcopy(_read_schema(name))
+
+
+def task_default(*keys: str):
+    """The schema default of a task key, e.g. ``task_default("split", "fractions")``."""
+    schema = load_schema()
+    node = schema["$defs"]["task"]
+    for key in keys:
+        node = _resolve_ref(node, schema)["properties"][key]
+    return copy.deepcopy(_resolve_ref(node, schema)["default"])
+
+
+def default_metric(task_type: str) -> str:
+    """The headline metric of a task that names none: spearman for regression, accuracy
+    for classification (the schema's ``metric`` description says so)."""
+    return "accuracy" if task_type in CLASSIFICATION else "spearman"
 
 
 def metric_names() -> list[str]:
@@ -71,12 +92,15 @@ def _resolve_ref(schema: dict, root: dict) -> dict:
 
 
 def fill_defaults(instance: dict, schema: dict, root: dict) -> dict:
-    """Set every missing property that has a schema default, recursing into objects."""
+    """Set every missing property that has a schema default, recursing into objects; a
+    mapping default (e.g. the top-level ``model`` block) lies under a given mapping key by key."""
     schema = _resolve_ref(schema, root)
     for key, sub in schema.get("properties", {}).items():
         sub = _resolve_ref(sub, root)
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
+        elif isinstance(instance.get(key), dict) and isinstance(sub.get("default"), dict):
+            instance[key] = {**copy.deepcopy(sub["default"]), **instance[key]}
         if isinstance(instance.get(key), dict) and "properties" in sub:
             fill_defaults(instance[key], sub, root)
     return instance
@@ -291,12 +315,13 @@ def epistasis_tasks(spec: dict) -> tuple[dict, dict]:
     return synthetic, tasks
 
 
-def _build_task(full: dict, entry: dict, name: str, schema: dict) -> Task:
+def _build_task(full: dict, entry: dict, name: str, schema: dict, source: str = "config") -> Task:
     """A task entry with schema defaults and the top-level model/trainer/seed merged in."""
     entry = fill_defaults(copy.deepcopy(entry), schema["$defs"]["task"], schema)
     entry["model"] = {**full.get("model", {}), **entry.get("model", {})}
     entry["trainer"] = {**full.get("trainer", {}), **entry.get("trainer", {})}
     entry.setdefault("seed", full.get("seed", 0))
+    entry.setdefault("metric", default_metric(entry["task_type"]))
     root = Path(entry.get("data_root") or full.get("data_root", "."))
     entry["encoding"] = [part if isinstance(part, str) or "aaindex" in part else
                          {"key": "id", **part, "embeddings": str(root / part["embeddings"])}
@@ -306,9 +331,9 @@ def _build_task(full: dict, entry: dict, name: str, schema: dict) -> Task:
     try:
         task = Task.from_dict({**entry, "name": name})
     except ValueError as error:
-        raise LyraInputError("config", f"task '{name}'", str(error)) from None
+        raise LyraInputError(source, f"task '{name}'", str(error)) from None
     if task.n_folds > 1 and task.trainer.n_seeds > 1:
-        raise LyraInputError("config", f"task '{name}'", "trainer.n_seeds applies to single-split tasks; "
+        raise LyraInputError(source, f"task '{name}'", "trainer.n_seeds applies to single-split tasks; "
                              "the folds of a k-fold task are its ensemble")
     return task
 
@@ -348,7 +373,7 @@ def load_workflow_config(config: dict, source: str = "config") -> WorkflowConfig
         synthetic.update(extra_synthetic)
         entries.update(extra_tasks)
         validate({"tasks": extra_tasks}, "config", source)
-    tasks = {name: _build_task(full, entry, name, schema) for name, entry in entries.items()}
+    tasks = {name: _build_task(full, entry, name, schema, source) for name, entry in entries.items()}
     return WorkflowConfig(
         raw=full,
         tasks=tasks,
@@ -360,6 +385,34 @@ def load_workflow_config(config: dict, source: str = "config") -> WorkflowConfig
     )
 
 
+def data_roots_by_file(config: dict, files: list[dict], command_line: dict | None = None) -> dict:
+    """``config``, the merge of the config ``files`` (their contents, in merge order) and the
+    ``command_line`` values, with ``data_root`` read per file: a file that defines tasks gives
+    its data_root to those tasks (a task's own data_root still wins), so a lab's config
+    merged over config/config.yaml moves only its own tasks; the data_root of a file without
+    tasks stays top-level, for every task without one, and one on the command line
+    (``--config data_root=...``) is top-level for every task without its own."""
+    config = copy.deepcopy(config)
+    if not files or "data_root" in (command_line or {}):
+        return config
+    roots, shared = {}, None
+    for content in files:
+        if "data_root" not in content:
+            continue
+        if content.get("tasks"):
+            roots.update({name: content["data_root"] for name in content["tasks"]})
+        else:
+            shared = content["data_root"]
+    for name, entry in (config.get("tasks") or {}).items():
+        if name in roots and isinstance(entry, dict):
+            entry.setdefault("data_root", roots[name])
+    if shared is None:
+        config.pop("data_root", None)
+    else:
+        config["data_root"] = shared
+    return config
+
+
 def task_from_config(config: dict, name: str, source: str = "config") -> Task:
     """Task ``name`` of ``config``, validated and with every default filled."""
     if name not in config.get("tasks", {}):
@@ -367,4 +420,4 @@ def task_from_config(config: dict, name: str, source: str = "config") -> Task:
     validate(config, "config", source)
     schema = load_schema()
     full = fill_defaults(copy.deepcopy(config), schema, schema)
-    return _build_task(full, full["tasks"][name], name, schema)
+    return _build_task(full, full["tasks"][name], name, schema, source)

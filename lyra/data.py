@@ -150,7 +150,8 @@ def _regression_targets(raw: pd.Series, wheres: pd.Series, source: str, column: 
         i = int(np.argmax(bad))
         text = raw.iloc[i]
         if pd.isna(text):
-            problem = f"target column '{column}' is empty (missing value)"
+            problem = (f"target column '{column}' has no value (an empty cell or a missing-value mark "
+                       "such as NA, n/a or NaN)")
         elif not math.isnan(values.iloc[i]):
             problem = f"target {text!r} in column '{column}' is not finite"
         else:

@@ -55,6 +55,20 @@ def _check_policy(ambiguous: str) -> None:
         raise ValueError(f"ambiguous must be one of {AMBIGUOUS_POLICIES}, not {ambiguous!r}")
 
 
+def _looks_like(sequence: str, alpha: Alphabet) -> str | None:
+    """'protein' when over a quarter of a sequence read as dna/rna is letters other than
+    A, C, G, T, U and N: a protein file given the wrong alphabet, whose letters such as K would otherwise
+    read as ambiguity codes. None otherwise."""
+    if alpha.name == "protein":
+        return None
+    letters = sequence.upper()
+    protein = get_alphabet("protein")
+    foreign = sum(c not in "ACGTUN" for c in letters)  # T in rna has its own hint (t_as_u)
+    if letters and foreign / len(letters) > 0.25 and all(c in protein.letters + protein.ambiguous for c in letters):
+        return "protein"
+    return None
+
+
 def normalise_sequences(
     seqs: Sequence[str],
     ids: Sequence[str],
@@ -150,7 +164,13 @@ def normalise_sequences(
         i = int(record_of[k])
         position = k - int(offsets[i]) + 1
         char = chr(int(chars[k]))
-        if category[k] == _AMBIGUOUS and allowed is not None:
+        other = _looks_like(seqs[i], alpha)
+        if other:
+            problem = (
+                f"letter '{char}' at position {position}: the sequence looks like {other}, not {alpha.name}; "
+                f"set alphabet: {other} (lyra train: --alphabet {other})"
+            )
+        elif category[k] == _AMBIGUOUS and allowed is not None:
             problem = (
                 f"ambiguous letter '{char}' at position {position} is not in ambiguous_allowed "
                 f"[{', '.join(allowed)}]"

@@ -90,6 +90,8 @@ class Ensemble:
         self.classes = first["classes"]
         # length / min_length / ambiguous_allowed of the task (model files from before: none)
         self.input_rules = first.get("input_rules") or {}
+        # the training file's sequence column, the default of `lyra predict` (older model files: none)
+        self.sequence_column = first.get("sequence_column")
 
     def __len__(self) -> int:
         return len(self.models)

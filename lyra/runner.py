@@ -151,6 +151,7 @@ def train_fold(
         "input_rules": {"length": task.length, "min_length": task.min_length,
                         "ambiguous_allowed": task.ambiguous_allowed},
         "task_type": task.task_type,
+        "sequence_column": str(task.columns.get("sequence") or "sequence"),  # `lyra predict` reads it by default
         "classes": classes,
         "scaler": scaler.to_dict(),
     }

@@ -8,10 +8,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES, kfold_valid
+from lyra.config import KFOLD_SCHEMES, SPLIT_NAMES, kfold_valid, task_default
 from lyra.errors import LyraInputError
 
 log = logging.getLogger(__name__)
+
+
+def _valid_fraction(spec: dict) -> float:
+    """``split.valid_fraction``, or its schema default."""
+    return float(spec.get("valid_fraction", task_default("split", "valid_fraction")))
 
 
 def _fail(records: pd.DataFrame, name: str, problem: str) -> LyraInputError:
@@ -147,6 +152,7 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
     """
     scheme = spec.get("scheme")
     seed = int(spec.get("seed", 0))
+    fractions = spec.get("fractions") or task_default("split", "fractions")
     prepared = records[[c for c in ("id", "sequence", "target", "label") if c in records]].copy()
     prepared["group"] = records["group"].fillna("").astype(str) if "group" in records else ""
     prepared.attrs = dict(records.attrs)
@@ -156,7 +162,7 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
             raise _fail(records, name, f"scheme {scheme} but the records carry no split")
         prepared["split"] = records["split"].to_numpy()
     elif scheme == "random":
-        prepared["split"] = random_splits(len(records), spec.get("fractions") or [0.8, 0.1, 0.1], seed)
+        prepared["split"] = random_splits(len(records), fractions, seed)
     elif scheme == "row_ranges":
         try:
             prepared["split"] = _row_range_splits(len(records), spec.get("ranges") or {})
@@ -171,13 +177,13 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
             raise _fail(records, name, "group_random needs columns.group")
         try:
             prepared["split"] = _group_random_splits(prepared["group"].to_numpy(),
-                                                     spec.get("fractions") or [0.8, 0.1, 0.1], seed,
-                                                     float(spec.get("valid_fraction", 0.15)) > 0)
+                                                     fractions, seed,
+                                                     _valid_fraction(spec) > 0)
         except ValueError as err:
             raise _fail(records, name, str(err)) from None
     elif scheme == "genome_blocks":
         try:
-            prepared["split"] = _block_splits(records, spec.get("fractions") or [0.8, 0.1, 0.1])
+            prepared["split"] = _block_splits(records, fractions)
         except ValueError as err:
             raise _fail(records, name, str(err)) from None
     elif scheme == "kfold_column":
@@ -226,10 +232,10 @@ def assign(records: pd.DataFrame, spec: dict, name: str = "task") -> pd.DataFram
         prepared["fold"] = 0
         if not (prepared["split"] == "valid").any():
             valid = _carve_valid(prepared, (prepared["split"] == "train").to_numpy(),
-                                 float(spec.get("valid_fraction", 0.15)), seed)
+                                 _valid_fraction(spec), seed)
             prepared.loc[valid, "split"] = "valid"
             log.info("task %s: %d train rows moved to valid (valid_fraction %s)",
-                     name, int(valid.sum()), spec.get("valid_fraction", 0.15))
+                     name, int(valid.sum()), _valid_fraction(spec))
         _check_nonempty(prepared["split"], records, name)
         _check_classes_in_train(prepared, records, name)
     columns = ["id", "sequence", "target", "label", "group", "fold", "split"]
@@ -262,7 +268,7 @@ def view(prepared: pd.DataFrame, fold: int, spec: dict) -> pd.DataFrame:
     if mode == "fold":
         valid = folds == (fold - 1) % n_folds(prepared)
     elif mode == "random":
-        valid = _carve_valid(out, ~test, float(spec.get("valid_fraction", 0.15)), int(spec.get("seed", 0)) + fold)
+        valid = _carve_valid(out, ~test, _valid_fraction(spec), int(spec.get("seed", 0)) + fold)
     else:
         valid = np.zeros(len(out), dtype=bool)
     out["split"] = np.where(test, "test", np.where(valid, "valid", "train"))

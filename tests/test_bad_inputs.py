@@ -57,7 +57,12 @@ CASES = [
     ("missing_column.csv", table_task("missing_column.csv"),
      ["missing_column.csv", "task 'case'", "columns.sequence", "'sequence' not found", "seq, fitness"]),
     ("nonnumeric_target.csv", table_task("nonnumeric_target.csv"), ["nonnumeric_target.csv", "line 3", "'abc'", "not a number"]),
-    ("nan_target.csv", table_task("nan_target.csv"), ["nan_target.csv", "line 3", "missing value"]),
+    ("nan_target.csv", table_task("nan_target.csv"), ["nan_target.csv", "line 3", "has no value"]),
+    # a missing-value mark is not called empty
+    ("na_text_target.csv", table_task("na_text_target.csv"), ["na_text_target.csv", "line 3", "has no value"]),
+    # a protein file read as dna: K is a nucleotide ambiguity code, but the advice is the alphabet
+    ("protein_as_dna.csv", table_task("protein_as_dna.csv", alphabet="dna"),
+     ["protein_as_dna.csv", "line 2", "looks like protein, not dna", "alphabet: protein", "--alphabet protein"]),
     ("inf_target.csv", table_task("inf_target.csv"), ["inf_target.csv", "line 3", "'inf'", "not finite"]),
     ("digit_in_sequence.csv", table_task("digit_in_sequence.csv"), ["digit_in_sequence.csv", "line 3", "'1' at position 3"]),
     ("stop_in_sequence.csv", table_task("stop_in_sequence.csv"), ["stop_in_sequence.csv", "line 3", "'*' at position 4"]),

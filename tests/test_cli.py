@@ -94,6 +94,28 @@ def test_missing_column_is_named(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "'sequence'" in err and "t.csv" in err
+    assert "'cli'" not in err and "task 't'" in err  # the task is named after the file, not internally
+
+
+def test_train_prints_the_interval_and_predict_reads_the_training_column(tmp_path, capsys):
+    """The printed headline carries metrics.json's 95% interval; predict reads the sequence
+    column that training read (kept in model.pt) and names the line of a bad sequence."""
+    data = epistasis_landscape(150, 10, alphabet="dna", orders=(1,), n_terms=(8,), noise=0.1, seed=4)
+    data.rename(columns={"sequence": "guide"}).to_csv(tmp_path / "guides.csv", index=False)
+    assert main(["train", "--input", str(tmp_path / "guides.csv"), "--sequence-column", "guide", "--target-column",
+                 "target", "--alphabet", "dna", "--epochs", "1", "--model-option", "d_model=8",
+                 "--model-option", "d_state=4", "--out-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    ci = json.loads((tmp_path / "run" / "metrics.json").read_text())["splits"]["test"]["ci"]
+    assert f"95% CI [{ci['low']:.4f}, {ci['high']:.4f}]" in printed
+    new = tmp_path / "new.csv"
+    new.write_text(f"guide\n{data['sequence'][0]}\n{data['sequence'][1][:-1]}Z\n")
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(new), "--out", str(tmp_path / "p.tsv")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "new.csv: line 3:" in error and "'Z'" in error and "record" not in error
+    new.write_text(f"guide\n{data['sequence'][0]}\n{data['sequence'][1]}\n")
+    assert main(["predict", "--model", str(tmp_path / "run"), "--input", str(new), "--out", str(tmp_path / "p.tsv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.tsv", sep="\t")) == 2
 
 
 def test_predict_applies_the_tasks_length_rule(tmp_path, capsys):
@@ -118,3 +140,17 @@ def test_predict_applies_the_tasks_length_rule(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "bad.fasta" in error and "record 'b'" in error and "length" in error
     assert not (tmp_path / "b.tsv").exists()
+
+
+def test_a_config_task_without_data_root_reads_the_default_data_folder(tmp_path, monkeypatch):
+    """config/config.yaml sets no data_root: `lyra train --config` reads ../shared/data as the workflow does."""
+    shared, work = tmp_path / "shared" / "data", tmp_path / "work"
+    shared.mkdir(parents=True)
+    work.mkdir()
+    epistasis_landscape(60, 8, alphabet="dna", orders=(1,), n_terms=(4,), noise=0.0, seed=6).to_csv(
+        shared / "x.csv", index=False)
+    (work / "config.yaml").write_text("tasks:\n  t:\n    input: {format: csv, path: x.csv}\n    alphabet: dna\n"
+                                      "    task_type: regression\n    split: {scheme: random}\n"
+                                      "    model: {d_model: 8, d_state: 4}\n    trainer: {epochs: 1}\n")
+    monkeypatch.chdir(work)
+    assert main(["train", "--config", "config.yaml", "--task", "t", "--out-dir", "run", "--quiet"]) == 0

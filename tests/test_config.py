@@ -54,8 +54,10 @@ def test_a_task_round_trips_through_its_plain_form():
                               "classes": ["no", "yes"], "split": {"scheme": "random"}, "model": {"d_state": 8}}}}
     task = task_from_config(config, "t")
     assert task.trainer == TrainerConfig(epochs=4, seed=3)
-    assert task.model == {"d_model": 16, "d_state": 8}
+    # the top-level block is laid over the package's model key by key, the task's over both
+    assert task.model == {"d_model": 16, "d_state": 8, "dropout": 0.2, "position_aware": "auto"}
     assert task.split["valid_fraction"] == 0.15  # a schema default
+    assert task.metric == "accuracy"  # a binary task that names no metric
     assert task.classes == ("no", "yes") and task.is_classification
     assert Task.from_dict(task.to_dict()) == task
 

@@ -296,7 +296,8 @@ def test_target_experiments_without_its_config_names_the_overlay(run_dir):
 
 
 def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(tmp_path):
-    task = _task(model={"d_model": 8, "d_state": 8, "position_embedding": "learned", "linear_skip": True},
+    task = _task(model={"d_model": 8, "d_state": 8, "position_embedding": "learned", "linear_skip": True,
+                        "position_aware": False},
                  trainer={"epochs": 2, "batch_size": 32, "ridge_init": True})
     prepared = _prepared(task, n=80, length=9)
     summary = train_fold(prepared, task, 0, tmp_path, "lyra", progress=False)

@@ -128,7 +128,7 @@ def test_doc_examples_validate_and_resolve_with_defaults():
     config = {"model": {"d_model": 64, "d_state": 8}, "trainer": {"epochs": 3}, "seed": 7, "tasks": tasks}
     config["tasks"]["splice"]["model"] = {"d_model": 32}
     task = task_from_config(config, "splice")
-    assert task.model == {"d_model": 32, "d_state": 8} and task.trainer == TrainerConfig.from_dict({"epochs": 3, "seed": 7})
+    assert task.model == {"d_model": 32, "d_state": 8, "dropout": 0.2, "position_aware": "auto"} and task.trainer == TrainerConfig.from_dict({"epochs": 3, "seed": 7})
     assert (task.seed, task.ambiguous, task.split["valid_fraction"], task.name) == (7, "error", 0.15, "splice")
     config["tasks"]["splice"]["alphabett"] = "dna"
     with pytest.raises(LyraInputError, match="key tasks.splice.*alphabett"):

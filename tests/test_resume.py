@@ -1,6 +1,6 @@
 """A run of the .test config killed as a whole (SIGKILL to snakemake's process group, as
 when a terminal closes, a session is killed or a node dies) resumes with the documented
-steps (README.md "If a run was killed"): the same command stops at Snakemake's lock, which
+steps (docs/running.md "If a run was killed"): the same command stops at Snakemake's lock, which
 keeps two runs from sharing a folder; ``--unlock`` with the same arguments removes the
 stale lock; the same command then finishes. Finished jobs are kept (their outputs are
 not rewritten) and the predictions equal those of an uninterrupted run.

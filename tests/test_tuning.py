@@ -80,7 +80,7 @@ def test_a_trial_scores_the_network_not_a_ridge_model():
 def test_best_settings_are_laid_over_the_task():
     task = _task()
     tuned = apply_settings(task, {"model.d_model": 16, "trainer.lr": 0.002})
-    assert tuned.model == {"d_model": 16, "d_state": 4}
+    assert tuned.model == {**task.model, "d_model": 16}
     assert tuned.trainer.lr == 0.002 and tuned.trainer.epochs == task.trainer.epochs
     assert task.model["d_model"] == 8  # the task itself is unchanged (frozen)
     assert not task.uses_tuning("lyra") and _task(use=True).uses_tuning("lyra")

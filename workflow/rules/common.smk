@@ -1,14 +1,45 @@
 import copy
 import re
+import sys
 from pathlib import Path
 
 import yaml
 
-from lyra.config import load_workflow_config, split_files, validate
+from lyra.config import data_roots_by_file, load_workflow_config, split_files, validate
+from lyra.errors import LyraInputError
 
-# The whole config, validated against the schemas shipped in the lyra package, with
-# defaults filled and every task typed (lyra.config.Task); parsed here once.
-WORKFLOW = load_workflow_config(config)
+
+def config_files():
+    """The config files merged into ``config``, in merge order: the workflow's own
+    (config/config.yaml, unless --replace-workflow-config) and then the --configfile ones.
+    """
+    settings = workflow.config_settings
+    given = [Path(f).absolute() for f in settings.configfiles]
+    own = [Path(f).absolute() for f in workflow.configfiles]
+    own = [] if settings.replace_workflow_config else [f for f in own if f not in given]
+    return [f for f in own + given if f.is_file()]
+
+
+def load_config():
+    """The whole config, validated against the schemas shipped in the lyra package, with
+    defaults filled, each config file's data_root given to its own tasks and every task
+    typed (lyra.config.Task). A bad config ends the run with one line naming the file.
+    """
+    files = config_files()
+    source = ", ".join(str(f) for f in files) or "config"
+    try:
+        contents = [yaml.safe_load(f.read_text()) or {} for f in files]
+        merged = data_roots_by_file(
+            config, contents, dict(workflow.config_settings.config)
+        )
+        return load_workflow_config(merged, source)
+    except LyraInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+# The whole config, parsed here once.
+WORKFLOW = load_config()
 TASKS = list(WORKFLOW.default_tasks)  # what the default target builds
 TASK_CONFIGS = WORKFLOW.tasks  # every task, including those an experiment adds
 MODELS = list(WORKFLOW.models)

@@ -125,3 +125,20 @@ rule summary:
         published=published_references(),
     script:
         "../scripts/summary.py"
+
+
+# docs/results.md from this run's summary (`snakemake --cores 1 results_page`; not part
+# of the default target): generated, stamped with the run's commit, dates, machine and
+# job time, never typed by hand.
+rule results_page:
+    input:
+        table="results/summary.tsv",
+        metrics=expand("results/{task}/{model}/metrics.json", task=TASKS, model=MODELS),
+    output:
+        "docs/results.md",
+    log:
+        "logs/results_page.log",
+    conda:
+        "../envs/lyra.yaml"
+    script:
+        "../scripts/results_page.py"
