@@ -132,10 +132,12 @@ def _ridge_members(design: sparse.csr_matrix, train: np.ndarray, y: np.ndarray, 
 
 def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.ndarray, members: int,
                   rng: np.random.Generator, epochs: int = 60, batch_size: int = 64, lr: float = 3e-3,
-                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1) -> np.ndarray:
+                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True) -> np.ndarray:
     """(members, n) predictions of small Lyra networks, each trained with its own seed on a
-    bootstrap resample of the measured rows (standardised targets, AdamW, fixed epochs)."""
+    bootstrap resample of the measured rows (standardised targets, AdamW, fixed epochs);
+    ``pair_head`` gives it Lyra's pair head on every site pair."""
     n_sites = codes.shape[1]
+    pairs = [list(p) for p in itertools.combinations(range(n_sites), 2)] if pair_head else None
     eye = torch.eye(n_letters)
     everything = eye[torch.as_tensor(codes.astype(np.int64))]
     mean, scale = y.mean(), y.std() or 1.0
@@ -144,7 +146,7 @@ def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.nd
     for _ in range(members):
         torch.manual_seed(int(rng.integers(2**31)))
         model = Lyra(n_letters, 1, d_model=d_model, d_state=d_state, dropout=dropout, readout="flatten",
-                     linear_skip=True, max_len=n_sites)
+                     linear_skip=True, max_len=n_sites, pair_sites=pairs)
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         rows = torch.as_tensor(rng.integers(0, len(train), len(train)))
         x_train, y_train = everything[torch.as_tensor(train)][rows], target[rows]
@@ -229,3 +231,56 @@ def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(runs=("run", "nunique"), n_measured=("n_measured", "first"),
                        mean_fraction=("fraction_of_max", "mean"), sem_fraction=("fraction_of_max", "sem"),
                        found_max=("found_max", "mean"), mean_spearman=("spearman_unmeasured", "mean")).reset_index()
+
+
+def _run_one(job: tuple) -> pd.DataFrame:
+    from threadpoolctl import threadpool_limits
+
+    landscape, strategy, run, protocol, wild_type = job
+    torch.set_num_threads(1)
+    with threadpool_limits(1):  # one BLAS thread per process: the workers share the cores
+        return run_campaign(landscape, strategy, run, wild_type=wild_type, cache=_CACHE, **protocol)
+
+
+_CACHE: dict = {}  # per process: each landscape's ridge designs, built once
+
+
+def replay(landscape: Landscape, strategies: list[Strategy], runs: list[int], protocol: dict | None = None,
+           wild_type: np.ndarray | None = None, workers: int = 1, progress: bool = False) -> pd.DataFrame:
+    """``run_campaign`` for every strategy and run, in ``workers`` processes (one torch
+    thread each); rows in strategy and run order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    jobs = [(landscape, s, run, protocol or {}, wild_type) for s in strategies for run in runs]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(tqdm(pool.map(_run_one, jobs), total=len(jobs), disable=not progress))
+    else:
+        parts = [_run_one(job) for job in tqdm(jobs, disable=not progress)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def campaign_plot(rounds: pd.DataFrame, path, title: str) -> Path:
+    """Best fraction of the global maximum found so far against variants measured, one
+    line per strategy: the mean over runs with a band of +-1.96 SEM."""
+    from matplotlib.figure import Figure
+
+    from lyra.plots import save_figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    summary = summarise(rounds)
+    for strategy, rows in summary.groupby("strategy", sort=False):
+        sem = rows["sem_fraction"].fillna(0.0)
+        ax.plot(rows["n_measured"], rows["mean_fraction"], marker="o", label=strategy)
+        ax.fill_between(rows["n_measured"], rows["mean_fraction"] - 1.96 * sem, rows["mean_fraction"] + 1.96 * sem,
+                        alpha=0.15)
+    ax.set_xlabel("variants measured")
+    ax.set_ylabel("best found / global max (mean, 95% interval)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{title} ({summary['runs'].max()} runs)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)

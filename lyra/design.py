@@ -73,7 +73,7 @@ def select_batch(members: np.ndarray, batch_size: int, acquisition: str, beta: f
     def take(i: int) -> None:
         taken[i] = True
         if limit is not None:
-            for k in keys[i]:
+            for k in set(keys[i].tolist()):
                 if k >= 0:
                     counts[k] = counts.get(k, 0) + 1
 
