@@ -59,7 +59,8 @@ class Landscape:
 
 @dataclass
 class Strategy:
-    """A surrogate ``model`` (one of ``MODELS``) and an acquisition for ``select_batch``."""
+    """A surrogate ``model`` (one of ``MODELS``) and an acquisition for ``select_batch``;
+    with ``log_offset`` the members fit log(fitness + offset) (and predict on that scale)."""
 
     name: str
     model: str
@@ -67,6 +68,7 @@ class Strategy:
     beta: float = 2.0
     members: int = 5
     max_per_mutation: int | None = None
+    log_offset: float | None = None
     options: dict = field(default_factory=dict)
 
 
@@ -169,6 +171,8 @@ def fit_ensemble(landscape: Landscape, strategy: Strategy, measured: np.ndarray,
     """(members, n) predictions for every variant of ``landscape`` from members trained on
     the ``measured`` rows (indices) only."""
     y = landscape.fitness[measured]
+    if strategy.log_offset is not None:
+        y = np.log(y + strategy.log_offset)
     if strategy.model in ("ridge", "ridge_pairs"):
         key = (landscape.name, strategy.model)
         if key not in cache:
