@@ -195,3 +195,15 @@ def test_gb1_has_every_variant_and_its_known_optimum():
     wild_type = [letters.index(c) for c in "VDGV"]
     assert landscape.fitness[(landscape.codes == wild_type).all(1)].tolist() == [1.0]
     assert isinstance(landscape, Landscape)
+
+
+def test_log_offset_fits_the_log_of_fitness(pairwise):
+    from lyra.campaign import fit_ensemble
+
+    measured = np.arange(0, 8000, 40)
+    strategy = Strategy("log", "ridge_pairs", members=3, log_offset=0.5)
+    logged = Landscape("logged", pairwise.codes, np.log(pairwise.fitness + 0.5), pairwise.n_letters)
+    with_option = fit_ensemble(pairwise, strategy, measured, np.random.default_rng(0), {})
+    by_hand = fit_ensemble(logged, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
+    raw = fit_ensemble(pairwise, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
+    assert np.allclose(with_option, by_hand) and not np.allclose(with_option, raw)
