@@ -6,6 +6,7 @@
     lyra mutagenesis   --model run/ --sequence MTYK... --out ism.tsv
     lyra score-variants --model run/ --reference MTYK... --variants variants.csv --out scores.tsv --top 10
     lyra results-page  --summary results/summary.tsv --out docs/results.md
+    lyra design   --model run/ --reference MTYK... --sites V40,D41 --acquisition thompson --batch-size 96 --out next.tsv
 
 ``--model`` is repeatable and takes a directory of fold models: several models predict as
 an ensemble (mean, and the std across members as the uncertainty).
@@ -240,6 +241,33 @@ def _cmd_score_variants(args: argparse.Namespace) -> None:
         print(f"wrote the {len(shortlist)} best-scoring unseen variants to {out}")
 
 
+def _cmd_design(args: argparse.Namespace) -> None:
+    from lyra.design import design_batch, parse_sites, singles_and_combinations, site_combinations
+    from lyra.ensemble import load_ensemble
+    from lyra.mutagenesis import normalise_reference
+    from lyra.results import write_table
+    from lyra.variants import read_variants
+
+    ensemble = load_ensemble(args.model)
+    reference = args.reference
+    if Path(reference).is_file():  # a FASTA file: its first record
+        reference = _read_sequences(reference, "fasta")[1][0]
+    reference = normalise_reference(reference, ensemble, "--reference")
+    if args.sites:
+        candidates = site_combinations(parse_sites(args.sites.split(","), reference, ensemble.alphabet),
+                                       ensemble.alphabet)
+    elif args.candidates:
+        candidates = read_variants(args.candidates, reference, ensemble.alphabet)
+    else:
+        candidates = singles_and_combinations(ensemble, reference, args.max_order, args.pool, args.score_class,
+                                              args.device)
+    measured = set(read_variants(args.measured, reference, ensemble.alphabet)) if args.measured else set()
+    batch = design_batch(ensemble, reference, candidates, measured, args.batch_size, args.acquisition, args.beta,
+                         args.seed, args.max_per_mutation, args.score_class, args.device)
+    write_table(batch, args.out)
+    print(f"wrote {len(batch)} proposals ({args.acquisition}, {len(ensemble)} model(s)) to {args.out}")
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from lyra.metrics import evaluate_predictions
     from lyra.results import read_predictions, write_json
@@ -393,6 +421,32 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--minimize", action="store_true", help="shortlist: lower scores are better")
     score.add_argument("--top-out", help="shortlist TSV (default: --out with .top.tsv)")
     score.set_defaults(func=_cmd_score_variants)
+
+    design = sub.add_parser("design", help="propose the next batch of variants to measure",
+                            description="Choose the next batch from a candidate space with an ensemble and an "
+                                        "acquisition (greedy mean, UCB, Thompson sampling over members); measured "
+                                        "variants are left out. Writes rank, variant, n_mutations, mean, std, "
+                                        "acquisition, member (Thompson: the member drawn).")
+    _model_argument(design)
+    design.add_argument("--reference", required=True, help="reference sequence (or a FASTA file: its first record)")
+    space = design.add_mutually_exclusive_group()
+    space.add_argument("--sites", help="every letter combination at these sites, e.g. V40,D41,G42,V55 "
+                       "(wild-type letter and 1-based position)")
+    space.add_argument("--candidates", help="CSV/TSV with a 'variant' column, or one variant per line")
+    design.add_argument("--max-order", type=int, default=2, help="without --sites/--candidates: every single plus "
+                        "combinations of up to this many of the best singles (default 2)")
+    design.add_argument("--pool", type=int, default=20, help="best singles that combinations draw from (default 20)")
+    design.add_argument("--measured", help="variants already measured (same formats as --candidates): never proposed")
+    design.add_argument("--acquisition", choices=["greedy", "ucb", "thompson"], default="thompson",
+                        help="default thompson")
+    design.add_argument("--beta", type=float, default=2.0, help="UCB: mean + beta x std (default 2)")
+    design.add_argument("--batch-size", type=int, required=True, help="variants to propose")
+    design.add_argument("--max-per-mutation", type=int, help="propose each mutation (site-letter) at most this often")
+    design.add_argument("--seed", type=int, default=0, help="Thompson draws (default 0)")
+    _score_class_argument(design)
+    design.add_argument("--device", help="torch device (default: a free GPU, else cpu)")
+    design.add_argument("--out", required=True, help="output TSV")
+    design.set_defaults(func=_cmd_design)
 
     evaluate = sub.add_parser("evaluate", help="metrics with bootstrap CI from a predictions TSV",
                               description="Compute metrics per split (and per fold) from a lyra predictions.tsv.")

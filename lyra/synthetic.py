@@ -54,13 +54,7 @@ def epistasis_landscape(
     letters = np.array(list(get_alphabet(alphabet).letters))
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, len(letters), size=(n_sequences, length))
-
-    signal = np.zeros(n_sequences)
-    for order, count in zip(orders, n_terms):
-        for _ in range(count):
-            positions = np.sort(rng.choice(length, size=order, replace=False))
-            weights = rng.standard_normal((len(letters),) * order)
-            signal += weights[tuple(codes[:, p] for p in positions)]
+    signal = epistasis_signal(codes, len(letters), orders, n_terms, rng)
 
     spread = signal.std()
     signal = signal - signal.mean()
@@ -78,3 +72,17 @@ def epistasis_landscape(
             "target": target,
         }
     )
+
+
+def epistasis_signal(codes: np.ndarray, n_letters: int, orders: Sequence[int], n_terms: Sequence[int],
+                     rng: np.random.Generator) -> np.ndarray:
+    """The summed (unstandardised) terms of ``epistasis_landscape`` for letter ``codes``
+    (n, length), the terms drawn from ``rng`` in that function's order."""
+    length = codes.shape[1]
+    signal = np.zeros(len(codes))
+    for order, count in zip(orders, n_terms):
+        for _ in range(count):
+            positions = np.sort(rng.choice(length, size=order, replace=False))
+            weights = rng.standard_normal((n_letters,) * order)
+            signal += weights[tuple(codes[:, p] for p in positions)]
+    return signal

@@ -98,3 +98,29 @@ rule experiment_scaling:
         repeats=lambda wildcards: EXPERIMENTS["scaling"].get("repeats", 3),
     script:
         "../scripts/experiment_scaling.py"
+
+
+rule experiment_campaign:
+    input:
+        files=lambda wildcards: campaign_files(wildcards.landscape),
+    output:
+        table=f"{EXPERIMENT_DIR}/campaign_{{landscape}}.tsv",
+        figure=report(
+            f"{EXPERIMENT_DIR}/campaign_{{landscape}}.png",
+            caption="../report/experiment_campaign.rst",
+            category="Experiments",
+            subcategory="Campaign replay",
+        ),
+    log:
+        "logs/experiments/campaign_{landscape}.log",
+    benchmark:
+        "results/benchmarks/experiments/campaign_{landscape}.tsv"
+    conda:
+        "../envs/lyra.yaml"
+    threads: 2
+    params:
+        spec=lambda wildcards: campaign_spec(wildcards.landscape),
+        strategies=lambda wildcards: EXPERIMENTS["campaign"]["strategies"],
+        protocol=lambda wildcards: EXPERIMENTS["campaign"].get("protocol", {}),
+    script:
+        "../scripts/experiment_campaign.py"

@@ -81,4 +81,21 @@ def experiment_targets():
         targets.append(f"{EXPERIMENT_DIR}/epistasis.png")
     if "scaling" in EXPERIMENTS:
         targets.append(f"{EXPERIMENT_DIR}/scaling.png")
+    for name in (EXPERIMENTS.get("campaign") or {}).get("landscapes", {}):
+        targets.append(f"{EXPERIMENT_DIR}/campaign_{name}.png")
     return targets
+
+
+def campaign_spec(name):
+    """One campaign landscape's entry with the runs it takes (its own or the campaign's)."""
+    campaign = EXPERIMENTS["campaign"]
+    spec = dict(campaign["landscapes"][name])
+    spec.setdefault("runs", campaign["runs"])
+    spec["first_run"] = campaign.get("first_run", 0)
+    return spec
+
+
+def campaign_files(name):
+    """The data files a campaign landscape reads (none for a synthetic one)."""
+    root = Path(WORKFLOW.raw["data_root"])
+    return [str(root / f) for f in campaign_spec(name).get("files", [])]
