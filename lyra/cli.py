@@ -218,17 +218,22 @@ def _cmd_mutagenesis(args: argparse.Namespace) -> None:
     print(f"wrote {len(table)} substitutions of {len(references)} reference(s) to {args.out}")
 
 
+def _one_reference(reference: str, ensemble) -> str:
+    """``--reference``: a sequence, or a FASTA file's first record, normalised as the model's inputs."""
+    from lyra.mutagenesis import normalise_reference
+
+    if Path(reference).is_file():
+        reference = _read_sequences(reference, "fasta")[1][0]
+    return normalise_reference(reference, ensemble, "--reference")
+
+
 def _cmd_score_variants(args: argparse.Namespace) -> None:
     from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import normalise_reference
     from lyra.results import write_table
     from lyra.variants import design_shortlist, read_variants, score_variants
 
     ensemble = load_ensemble(args.model)
-    reference = args.reference
-    if Path(reference).is_file():  # a FASTA file: its first record
-        reference = _read_sequences(reference, "fasta")[1][0]
-    reference = normalise_reference(reference, ensemble, "--reference")
+    reference = _one_reference(args.reference, ensemble)
     variants = read_variants(args.variants, reference, ensemble.alphabet)
     scores = score_variants(ensemble, reference, variants, args.score_class, args.device)
     write_table(scores, args.out)
@@ -244,15 +249,11 @@ def _cmd_score_variants(args: argparse.Namespace) -> None:
 def _cmd_design(args: argparse.Namespace) -> None:
     from lyra.design import design_batch, parse_sites, singles_and_combinations, site_combinations
     from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import normalise_reference
     from lyra.results import write_table
     from lyra.variants import read_variants
 
     ensemble = load_ensemble(args.model)
-    reference = args.reference
-    if Path(reference).is_file():  # a FASTA file: its first record
-        reference = _read_sequences(reference, "fasta")[1][0]
-    reference = normalise_reference(reference, ensemble, "--reference")
+    reference = _one_reference(args.reference, ensemble)
     if args.sites:
         candidates = site_combinations(parse_sites(args.sites.split(","), reference, ensemble.alphabet),
                                        ensemble.alphabet)
