@@ -18,8 +18,11 @@ import pandas as pd
 from lyra.atomic import atomic_path
 from lyra.results import read_json
 
-MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "cnn": "CNN", "transformer": "Transformer",
+MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "ridge_pairs": "ridge_pairs (one-hot + pairs)", "cnn": "CNN", "transformer": "Transformer",
                "onehot_linear": "One-Hot linear"}
+# the model chosen per task on validation rows (lyra.summary.selected_columns)
+COLUMN_NAMES = {"selected_model": "selected on validation", "selected": "selected: test",
+                "selected_valid": "selected: validation"}
 # summary columns shown in fixed places (or left out: folds, provenance of the reference table)
 KNOWN = {"task", "set", "metric", "n_test", "n_folds", "published_all", "published_best", "published_best_model",
          "published_best_status", "published_best_source", "published_best_note", "baseline", "baseline_model",
@@ -89,7 +92,7 @@ def render(summary: pd.DataFrame, stamp: dict, generated: str) -> str:
     """The Markdown page."""
     models = model_columns(summary)
     extra = other_columns(summary, models)
-    header = ["task", "set", "metric", "n test", *(MODEL_NAMES.get(m, m) for m in models), *extra,
+    header = ["task", "set", "metric", "n test", *(MODEL_NAMES.get(m, m) for m in models), *(COLUMN_NAMES.get(c, c) for c in extra),
               "best published", "baseline (published table)"]
     lines = [
         "# Results of the default run",

@@ -18,7 +18,8 @@ def _summary() -> pd.DataFrame:
             row.update({model: value, f"{model}_headline": "pooled" if kfold else "test",
                         f"{model}_ci_low": 0.4 + 0.1 * i, f"{model}_ci_high": 0.6 + 0.1 * i,
                         f"{model}_undefined": "constant predictions" if value is None else ""})
-        row.update({"selected_on_validation": "ridge_pairs", "published_best": 0.7, "published_best_model": "Kermut",
+        row.update({"selected_model": "ridge_pairs", "selected": 0.5 + 0.2, "selected_valid": 0.72,
+                    "lab_note": "x", "published_best": 0.7, "published_best_model": "Kermut",
                     "baseline": None, "baseline_model": None, "test_duplicates": 0})
     return pd.DataFrame(rows)
 
@@ -27,7 +28,7 @@ def test_every_model_group_and_unknown_column_is_found():
     summary = _summary()
     models = model_columns(summary)
     assert models == ["lyra", "ridge", "ridge_pairs"]
-    assert other_columns(summary, models) == ["selected_on_validation"]
+    assert other_columns(summary, models) == ["selected_model", "selected", "selected_valid", "lab_note"]
 
 
 def test_the_page_renders_the_summary_and_the_runs_stamp(tmp_path):
@@ -43,9 +44,10 @@ def test_the_page_renders_the_summary_and_the_runs_stamp(tmp_path):
     out = tmp_path / "docs" / "results.md"
     assert main(["results-page", "--summary", str(results / "summary.tsv"), "--out", str(out)]) == 0
     page = out.read_text()
-    assert "| task | set | metric | n test | Lyra | one-hot ridge | ridge_pairs | selected_on_validation |" in page
+    assert ("| task | set | metric | n test | Lyra | one-hot ridge | ridge_pairs (one-hot + pairs) "
+            "| selected on validation | selected: test | selected: validation | lab_note |") in page
     assert "| gb1 | test | spearman | 100 | 0.500 [0.400, 0.600] | 0.600 [0.500, 0.700] | 0.700 [0.600, 0.800] " \
-           "| ridge_pairs | 0.700 (Kermut) |  |" in page
+           "| ridge_pairs | 0.700 | 0.720 | x | 0.700 (Kermut) |  |" in page
     assert "| pg | test | spearman | 900 | 0.500 (pooled) | n/a | 0.700 (pooled) |" in page
     assert "- commit: abc123" in page and "2031-01-02T03:04:05+00:00" in page and "Linux-x86_64" in page
     assert "2.0 min of Snakemake jobs (2 jobs" in page
