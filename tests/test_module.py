@@ -76,6 +76,8 @@ def test_module_from_a_project_folder_writes_the_results_there(tmp_path):
 
     for task, spec in TEST_CONFIG["tasks"].items():
         for model in TEST_CONFIG["models"]:
+            if model == "ridge_pairs" and spec["task_type"] != "regression":
+                continue  # regression only: not trained on classification tasks
             folder = project / "results" / task / model
             assert (folder / "metrics.json").stat().st_mtime >= started
             assert (folder / "fold0" / "predictions.tsv").is_file()
