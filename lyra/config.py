@@ -131,6 +131,7 @@ class TrainerConfig:
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
     ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip (and pair) weights start from the ridge fit
+    freeze_ridge: bool = False  # with ridge_init: the ridge fit stays fixed, the rest learns its residual from zero
     standardize_targets: bool = True
     class_weights: bool = False
     selection_metric: str | None = None  # default: spearman (regression) / accuracy (classification)
@@ -159,6 +160,8 @@ class TrainerConfig:
             raise ValueError(f"trainer.warmup_fraction must lie in [0, 1), got {config.warmup_fraction}")
         if not 0.0 <= config.min_lr_ratio <= 1.0:
             raise ValueError(f"trainer.min_lr_ratio must lie in [0, 1], got {config.min_lr_ratio}")
+        if config.freeze_ridge and not config.ridge_init:
+            raise ValueError("trainer.freeze_ridge keeps the ridge start fixed: it needs trainer.ridge_init: true")
         if config.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
         return config

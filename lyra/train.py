@@ -345,7 +345,9 @@ def fit(
     The kept state is always a trained epoch (``best_epoch`` >= 1), chosen on validation.
     With ``config.ridge_init`` the skip (and pair) weights start from the ridge fit and
     training starts from them with the network's own (random) decoder weights; the ridge
-    start itself is scored on validation for the log only, never kept.
+    start itself is scored on validation for the log only, never kept. With
+    ``config.freeze_ridge`` too, the skip and pair weights are not trained and the decoder
+    starts at zero: the network is a residual on a frozen ridge(-plus-pairs) fit.
     ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
     when it returns True training stops there (e.g. a tuning trial that is pruned).
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
@@ -354,6 +356,12 @@ def fit(
     metric = config.selection_metric or ("accuracy" if task_type in CLASSIFICATION else "spearman")
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
+    has_skip = getattr(model, "skip", None) is not None
+    frozen = config.ridge_init and config.freeze_ridge and has_skip
+    if frozen:  # the ridge (plus pairs) part of the prediction is not trained: AdamW never sees it
+        for table in (model.skip, getattr(model, "pair_table", None)):
+            if table is not None:
+                table.requires_grad_(False)
     optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay, config.lr))
     scheduler = make_scheduler(optimizer, config, len(train))
     per_step = config.scheduler == "warmup_cosine"
@@ -373,7 +381,6 @@ def fit(
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
     # ridge_init acts on a Lyra with the one-hot skip head; a task's trainer block is
     # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore it
-    has_skip = getattr(model, "skip", None) is not None
     if config.ridge_init and not has_skip:
         log.info("trainer.ridge_init ignored: %s has no linear_skip head", type(model).__name__)
     if config.ridge_init and has_skip and resumed_from == 0:
@@ -386,10 +393,13 @@ def fit(
         # training starts from the ridge skip and the network's random decoder: from a zero
         # decoder the network barely moves (its initial features are nearly additive, so
         # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
-        with torch.no_grad():
-            model.decoder.weight.copy_(decoder_weight)
-        log.info("ridge initialisation (alpha %g): validation %s %.4f (the start, not a candidate)",
-                 alpha, metric, ridge_score)
+        # with freeze_ridge the decoder stays at zero: the prediction starts as the frozen
+        # ridge fit's and the network adds what it learns of the residual
+        if not frozen:
+            with torch.no_grad():
+                model.decoder.weight.copy_(decoder_weight)
+        log.info("ridge initialisation (alpha %g%s): validation %s %.4f (the start, not a candidate)",
+                 alpha, ", frozen" if frozen else "", metric, ridge_score)
 
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)

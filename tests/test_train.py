@@ -247,6 +247,38 @@ def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
     assert torch.allclose(result.best_state["skip"], ridge_model.skip.detach())  # it started from ridge
 
 
+def test_freeze_ridge_trains_a_residual_on_the_fixed_ridge_pairs_fit():
+    """With freeze_ridge the skip and pair tables keep the ridge-plus-pairs fit through
+    training (an independent RidgeCV on the explicit design gives the same prediction),
+    the decoder starts at zero and learns, and the kept state is a trained epoch."""
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+
+    train, valid = _dataset(200, 1), _dataset(48, 2)
+    sites = [[1, 7]]
+    torch.manual_seed(0)
+    model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, pair_sites=sites, max_len=12)
+    config = TrainerConfig(epochs=3, batch_size=16, ridge_init=True, freeze_ridge=True, patience=100)
+    result = fit(model, train, valid, "regression", config, torch.device("cpu"), progress=False)
+    assert result.best_epoch >= 1
+    assert torch.count_nonzero(result.best_state["decoder.weight"]) > 0  # the residual network learned
+    tokens = train.x.argmax(-1).numpy()
+    design = np.hstack([train.x.reshape(len(tokens), -1).numpy(), np.eye(16)[tokens[:, 1] * 4 + tokens[:, 7]]])
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(design, train.y.numpy().astype(float))
+    frozen = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, pair_sites=sites, max_len=12)
+    frozen.load_state_dict(result.best_state)
+    with torch.no_grad():
+        frozen.decoder.weight.zero_()
+        frozen.decoder.bias.fill_(float(ridge.intercept_))
+        np.testing.assert_allclose(frozen.eval()(train.x)[:, 0].numpy(), ridge.predict(design), rtol=1e-4, atol=1e-4)
+
+
+def test_freeze_ridge_needs_ridge_init():
+    with pytest.raises(ValueError, match="ridge_init"):
+        TrainerConfig.from_dict({"freeze_ridge": True})
+
+
 def test_ridge_init_needs_a_linear_skip_model():
     from lyra.train import ridge_initialise
 
