@@ -168,6 +168,9 @@ class RidgeFit(NamedTuple):
         return np.asarray(X @ self.coef_).ravel() + self.intercept_
 
 
+DENSE_ENTRIES = 30_000_000  # fit_sparse_ridge: largest design (240 MB as float64) RidgeCV gets dense
+
+
 def fit_sparse_ridge(X: sparse.spmatrix, y: np.ndarray, alphas: np.ndarray = RIDGE_ALPHAS, batch: int = 4096):
     """Ridge regression with an intercept on a sparse design ``X`` (n, p), its penalty
     chosen among ``alphas`` by efficient leave-one-out, as ``RidgeCV`` chooses it.
@@ -180,12 +183,14 @@ def fit_sparse_ridge(X: sparse.spmatrix, y: np.ndarray, alphas: np.ndarray = RID
     ``Xc V diag(1 / (s + a)) V^T Xc^T yc`` and hat diagonal
     ``1/n + sum_j (Xc V)_ij^2 / (s_j + a)`` give the leave-one-out residuals
     ``(y - fit) / (1 - hat)``. Otherwise (more features than rows) RidgeCV's own
-    (n x n) route is already efficient and is used.
+    (n x n) route is used, on the dense design when it has at most ``DENSE_ENTRIES``
+    entries: the same fit, but scikit-learn forms the (n x n) Gram of a sparse design
+    row by row (13 s instead of under 1 s for a ProteinGym fold of 615 rows, 3,820 features).
     """
     X, y = sparse.csr_matrix(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n, p = X.shape
     if n <= p:
-        fitted = RidgeCV(alphas=alphas).fit(X, y)
+        fitted = RidgeCV(alphas=alphas).fit(X.toarray() if n * p <= DENSE_ENTRIES else X, y)
         return RidgeFit(np.asarray(fitted.coef_), float(fitted.intercept_), float(fitted.alpha_))
     mean, y_mean = np.asarray(X.mean(0)).ravel(), y.mean()
     covariance = (X.T @ X).toarray() - n * np.outer(mean, mean)
