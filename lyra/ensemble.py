@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from lyra.config import Task
-from lyra.devices import select_device
 from lyra.errors import LyraInputError
 from lyra.metrics import calibration
 from lyra.results import evaluate_task
-from lyra.runner import load_model, predict_sequences, predict_substitutions
+
+# lyra.runner and lyra.devices (torch, the models) are imported where members predict, so
+# that scoring saved predictions (evaluate_members, one workflow job per task and model)
+# starts without torch
 
 CHUNK_LETTERS = 2_000_000  # sequences x length encoded at once (protein: 160 MB of one-hot)
 
@@ -109,6 +111,8 @@ class Ensemble:
         """Every member's prediction for normalised ``sequences`` (``ids``: their record ids,
         for encodings keyed by id), encoded in chunks of about CHUNK_LETTERS letters;
         ValueError when a member cannot score them."""
+        from lyra.devices import select_device
+
         reason = self.unscorable_reason(sequences)
         if reason:
             raise ValueError(reason)
@@ -124,6 +128,8 @@ class Ensemble:
         return EnsemblePrediction(members, self.names, self.classes)
 
     def _predict_chunk(self, sequences: list[str], ids: list[str], batch_size: int, device: str | None) -> np.ndarray:
+        from lyra.runner import predict_sequences
+
         outputs = []
         for model, meta in zip(self.models, self.metas):
             frame = predict_sequences(model, meta, sequences, batch_size=batch_size, device=device, ids=ids)
@@ -152,6 +158,9 @@ class Ensemble:
         its single substitutions (``positions`` 0-based, new ``letters``). A member with a
         fast path (``lyra.runner.predict_substitutions``: Lyra) uses it, the others score
         the mutated sequences; both give the scores of ``scores``."""
+        from lyra.devices import select_device
+        from lyra.runner import predict_substitutions
+
         device = str(select_device(device))
         base = self.scores([reference], score_class, device)
         index = self.score_index(score_class)
@@ -178,6 +187,8 @@ class Ensemble:
 
 def load_ensemble(sources: list[str | Path]) -> Ensemble:
     """The ensemble of every model.pt named by ``sources`` (see ``model_files``)."""
+    from lyra.runner import load_model
+
     paths = model_files(sources)
     loaded = [load_model(p) for p in paths]
     return Ensemble([m for m, _ in loaded], [meta for _, meta in loaded], member_names(paths))
