@@ -138,13 +138,18 @@ def fit_linear(train_X, train_y, task_type: str, seed: int = 0):
     """Ridge (regression) or logistic regression (binary, multiclass) on flattened one-hot
     features (n, L, A), or already flat ones (n, features).
 
-    Regression uses RidgeCV (alphas 1e-3..1e3, efficient leave-one-out); binary and
+    Regression uses RidgeCV (alphas 1e-3..1e3, efficient leave-one-out); where rows
+    outnumber features, ``fit_sparse_ridge``'s own route on the sparse one-hot (the same
+    penalty and fit: about 10 s instead of 200 s for GB1's 95,000 rows on a shared CPU),
+    which returns a ``RidgeFit``; binary and
     multiclass use LogisticRegressionCV (C 1e-3..1e3 chosen by log-loss on seeded
     stratified folds). Returns the fitted scikit-learn estimator.
     """
     train = _flatten(train_X, "train_X")
     train_y = np.asarray(train_y)
     if task_type == "regression":
+        if train.shape[0] > train.shape[1]:
+            return fit_sparse_ridge(sparse.csr_matrix(train), train_y.astype(float))
         return RidgeCV(alphas=RIDGE_ALPHAS).fit(train, train_y.astype(float))
     if task_type not in ("binary", "multiclass"):
         raise ValueError(f"unknown task_type {task_type!r}")

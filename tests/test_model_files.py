@@ -17,7 +17,7 @@ import torch
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 
 from lyra import splits
-from lyra.baselines import LinearWeights, fit_linear
+from lyra.baselines import RIDGE_ALPHAS, LinearWeights, fit_linear
 from lyra.cli import main
 from lyra.config import task_from_config
 from lyra.ensemble import load_ensemble
@@ -169,11 +169,15 @@ def test_linear_weights_predict_exactly_as_scikit_learn(task_type):
     if task_type != "regression":
         y = np.digitize(y, np.quantile(y, [0.5] if task_type == "binary" else [1 / 3, 2 / 3]))
     estimator = fit_linear(x, y, task_type)
-    assert isinstance(estimator, RidgeCV if task_type == "regression" else LogisticRegressionCV)
+    if task_type != "regression":
+        assert isinstance(estimator, LogisticRegressionCV)
     weights = LinearWeights.of(estimator)
     test = rng.normal(size=(50, 30)).astype(np.float32)
-    if task_type == "regression":
+    if task_type == "regression":  # more rows than features: fit_sparse_ridge's route, RidgeCV's fit
         np.testing.assert_array_equal(weights.decision(test), estimator.predict(test))
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
+        assert estimator.alpha_ == ridge.alpha_
+        np.testing.assert_allclose(weights.decision(test), ridge.predict(test), rtol=1e-5, atol=1e-5)
     else:
         np.testing.assert_array_equal(weights.predict_proba(test), estimator.predict_proba(test))
 
