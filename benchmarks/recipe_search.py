@@ -52,6 +52,8 @@ RECIPES = {
                           {"ridge_init": True, "freeze_ridge": True, "lr": 3e-4, "patience": 10}),
     "lyra_resid_wide_nodrop": ("lyra", {"d_model": 64, "d_state": 32, "position_aware": True, "hidden_head": None,
                                         "dropout": 0.0}, {"ridge_init": True, "freeze_ridge": True}),
+    "lyra_heads_only_resid_lr3e-4": ("lyra", {**SMALL, "position_aware": True, "backbone": False},
+                                     {"ridge_init": True, "freeze_ridge": True, "lr": 3e-4, "patience": 10}),
     "lyra_resid_cosine": ("lyra", {**SMALL, "position_aware": True},
                           {"ridge_init": True, "freeze_ridge": True, "scheduler": "cosine", "epochs": 30,
                            "patience": 30}),
