@@ -207,3 +207,37 @@ def test_log_offset_fits_the_log_of_fitness(pairwise):
     by_hand = fit_ensemble(logged, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
     raw = fit_ensemble(pairwise, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
     assert np.allclose(with_option, by_hand) and not np.allclose(with_option, raw)
+
+
+def _design_config(design, reference="ACGTACGT", task_type="regression", models=("lyra", "ridge")):
+    return {"models": list(models),
+            "tasks": {"t": {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": task_type,
+                            "split": {"scheme": "random"}, "reference": reference, "design": design,
+                            **({"classes": ["a", "b"]} if task_type == "binary" else {})}}}
+
+
+def test_a_design_block_is_typed_with_its_defaults():
+    from lyra.config import task_from_config
+
+    task = task_from_config(_design_config({"sites": ["A1", "C2"], "batch_size": 4}), "t")
+    assert task.design == {"models": ["lyra"], "sites": ["A1", "C2"], "max_order": 2, "pool": 20,
+                           "acquisition": "ucb", "beta": 2.0, "batch_size": 4, "max_per_mutation": None,
+                           "exclude_measured": True, "seed": 0}
+    assert task_from_config(_design_config(None), "t").design is None
+
+
+@pytest.mark.parametrize("design, changes, problem", [
+    ({"sites": ["A1"], "batch_size": 4}, {"reference": None}, "needs the task's reference"),
+    ({"sites": ["A1"], "candidates": "c.txt", "batch_size": 4}, {}, "sites or candidates, not both"),
+    ({"batch_size": 4, "models": ["cnn"]}, {}, "model 'cnn' is not in the models list"),
+    ({"batch_size": 4}, {"task_type": "binary"}, "regression tasks only"),
+    ({"batch_size": 0}, {}, "key tasks.t.design.batch_size"),
+    ({"batch_size": 4, "acquisition": "ei"}, {}, "key tasks.t.design.acquisition"),
+    ({"batch_size": 4, "sites": ["40"]}, {}, "key tasks.t.design.sites.0"),
+])
+def test_a_bad_design_block_is_one_config_error(design, changes, problem):
+    from lyra.config import task_from_config
+
+    with pytest.raises(LyraInputError, match=problem) as error:
+        task_from_config(_design_config(design, **changes), "t")
+    assert "\n" not in str(error.value)
