@@ -37,6 +37,7 @@ from lyra.design import select_batch
 from lyra.errors import LyraInputError
 from lyra.model import Lyra
 from lyra.synthetic import epistasis_signal
+from lyra.train import EncodedSet, ridge_initialise
 
 MODELS = ("ridge", "ridge_pairs", "lyra", "random")
 ROUND_COLUMNS = ["landscape", "strategy", "run", "round", "n_measured", "best", "fraction_of_max", "found_max",
@@ -134,10 +135,13 @@ def _ridge_members(design: sparse.csr_matrix, train: np.ndarray, y: np.ndarray, 
 
 def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.ndarray, members: int,
                   rng: np.random.Generator, epochs: int = 60, batch_size: int = 64, lr: float = 3e-3,
-                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True) -> np.ndarray:
+                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True,
+                  ridge_init: bool = False) -> np.ndarray:
     """(members, n) predictions of small Lyra networks, each trained with its own seed on a
     bootstrap resample of the measured rows (standardised targets, AdamW, fixed epochs);
-    ``pair_head`` gives it Lyra's pair head on every site pair."""
+    ``pair_head`` gives it Lyra's pair head on every site pair; ``ridge_init`` starts its
+    skip (and pair) weights from ridge on the resample (``lyra.train.ridge_initialise``,
+    as ``trainer.ridge_init``), so the network learns what ridge leaves over."""
     n_sites = codes.shape[1]
     pairs = [list(p) for p in itertools.combinations(range(n_sites), 2)] if pair_head else None
     eye = torch.eye(n_letters)
@@ -152,6 +156,8 @@ def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.nd
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         rows = torch.as_tensor(rng.integers(0, len(train), len(train)))
         x_train, y_train = everything[torch.as_tensor(train)][rows], target[rows]
+        if ridge_init:
+            ridge_initialise(model, EncodedSet(x_train, torch.ones(x_train.shape[:2], dtype=torch.bool), y_train))
         model.train()
         for _ in range(epochs):
             for batch in torch.randperm(len(rows)).split(batch_size):
