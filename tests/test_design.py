@@ -10,12 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra.campaign import (Landscape, Strategy, gb1_landscape, run_campaign, site_design, summarise,
-                           synthetic_landscape)
+from lyra.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
 from lyra.cli import main
 from lyra.design import acquisition_values, select_batch, site_combinations
 from lyra.errors import LyraInputError
-from lyra.pairs import ridge_design
 from lyra.runner import load_model, predict_sequences
 
 torch.set_num_threads(1)
@@ -60,13 +58,36 @@ def test_diversity_rule_caps_each_mutation():
         select_batch(members, 20, "greedy", keys=np.zeros((200, 1), dtype=int), max_per_mutation=3)
 
 
-def test_site_design_equals_ridge_design_with_every_pair():
-    landscape = synthetic_landscape(n_sites=3, orders=(1,), n_terms=(2,), seed=0, alphabet="dna")
-    one_hot = torch.eye(4)[torch.as_tensor(landscape.codes.astype(np.int64))]
-    pairs = [list(p) for p in itertools.combinations(range(3), 2)]
-    expected = ridge_design(one_hot, pairs).toarray()
-    assert np.array_equal(site_design(landscape.codes, 4, pairs=True).toarray(), expected)
-    assert np.array_equal(site_design(landscape.codes, 4, pairs=False).toarray(), expected[:, :12])
+@pytest.mark.parametrize("model", ["ridge", "ridge_pairs"])
+def test_ridge_members_are_sklearn_ridge_on_hand_built_indicators(model):
+    """The campaign's ridge ensembles (lyra.pairs.fit_pair_ridge) against scikit-learn on
+    indicator columns built here: one per site-letter and (ridge_pairs) per letter pair of
+    every site pair, the penalty chosen by RidgeCV on all measured rows, then one Ridge
+    per bootstrap resample drawn from the same seeded generator."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=1, alphabet="dna")
+    codes = landscape.codes.astype(int)
+    columns = [s * 4 + codes[:, s] for s in range(3)]
+    if model == "ridge_pairs":
+        columns += [12 + k * 16 + codes[:, p] * 4 + codes[:, q]
+                    for k, (p, q) in enumerate(itertools.combinations(range(3), 2))]
+    X = np.zeros((len(codes), 12 + (48 if model == "ridge_pairs" else 0)))
+    for column in columns:
+        X[np.arange(len(codes)), column] = 1.0
+    train = np.random.default_rng(5).choice(len(codes), 30, replace=False)
+    y = landscape.fitness[train]
+    alpha = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[train], y).alpha_
+    draws = np.random.default_rng(9)
+    expected = []
+    for _ in range(3):
+        rows = draws.integers(0, len(train), len(train))
+        expected.append(Ridge(alpha=alpha).fit(X[train][rows], y[rows]).predict(X))
+    members = fit_ensemble(landscape, Strategy("s", model, members=3), train, np.random.default_rng(9), {})
+    assert members == pytest.approx(np.array(expected), abs=1e-8)
 
 
 def test_synthetic_landscape_is_every_combination_with_its_optimum():
