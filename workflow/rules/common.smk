@@ -263,8 +263,8 @@ def design_pattern():
 
 
 def design_inputs(wildcards):
-    """Input of rule design: the prepared table, every member of the design block's
-    models (folds, then seeds) and its candidate file, if any."""
+    """What the design rule reads, keyed by name. The prepared table, every member of
+    the design block's models (folds, then seeds) and its candidate file, if any."""
     design = TASK_CONFIGS[wildcards.task].design
     models = []
     for model in design["models"]:
