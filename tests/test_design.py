@@ -90,6 +90,35 @@ def test_ridge_members_are_sklearn_ridge_on_hand_built_indicators(model):
     assert members == pytest.approx(np.array(expected), abs=1e-8)
 
 
+def test_lyra_members_with_ridge_init_start_from_ridge_with_pairs():
+    """ridge_init and no training: each Lyra member (pair head on every site pair) predicts
+    what scikit-learn's RidgeCV on hand-built one-hot and pair indicators predicts when
+    fitted to that member's bootstrap rows (standardised targets, as the members fit)."""
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
+    codes = landscape.codes.astype(int)
+    X = np.zeros((len(codes), 60))
+    for column in [s * 4 + codes[:, s] for s in range(3)] + [
+            12 + k * 16 + codes[:, p] * 4 + codes[:, q] for k, (p, q) in enumerate(itertools.combinations(range(3), 2))]:
+        X[np.arange(len(codes)), column] = 1.0
+    train = np.random.default_rng(3).choice(len(codes), 30, replace=False)
+    y = landscape.fitness[train]
+    mean, scale = y.mean(), y.std()
+    draws, expected = np.random.default_rng(4), []
+    for _ in range(2):
+        draws.integers(2**31)  # the member's torch seed
+        rows = draws.integers(0, len(train), len(train))
+        fitted = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[train][rows], (y[rows] - mean) / scale)
+        expected.append(fitted.predict(X) * scale + mean)
+    strategy = Strategy("s", "lyra", members=2, options={"epochs": 0, "pair_head": True, "ridge_init": True})
+    members = fit_ensemble(landscape, strategy, train, np.random.default_rng(4), {})
+    assert members == pytest.approx(np.array(expected), rel=1e-4, abs=1e-4 * scale)
+
+
 def test_synthetic_landscape_is_every_combination_with_its_optimum():
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=4)
     assert len(landscape.codes) == 20**3 == len({tuple(c) for c in landscape.codes})
