@@ -12,11 +12,11 @@ the variants measured so far and nothing else, so no row it proposes was seen, a
 Ensembles (members differ by a bootstrap resample of the measured rows and a seed):
 
 - ``ridge``: ridge on the sites' one-hot letters;
-- ``ridge_pairs``: ridge on one-hot plus every site pair's letter combination (the
-  features of ``lyra.pairs.ridge_design`` with all pairs);
+- ``ridge_pairs``: ridge on one-hot plus every site pair's letter combination
+  (``lyra.pairs.fit_pair_ridge`` with all site pairs, as the ``ridge_pairs`` model);
 - ``lyra``: a small Lyra network (position-aware read-out) on the sites' one-hot letters.
 
-Ridge members share the penalty chosen by leave-one-out (``RidgeCV``) on all measured rows.
+Ridge members share the penalty chosen by leave-one-out on all measured rows.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse, stats
-from sklearn.linear_model import Ridge, RidgeCV
 
 from lyra.alphabets import get_alphabet
-from lyra.baselines import RIDGE_ALPHAS
 from lyra.design import select_batch
 from lyra.errors import LyraInputError
 from lyra.model import Lyra
+from lyra.pairs import fit_pair_ridge, ridge_design
 from lyra.synthetic import epistasis_signal
+from lyra.train import EncodedSet, ridge_initialise
 
 MODELS = ("ridge", "ridge_pairs", "lyra", "random")
 ROUND_COLUMNS = ["landscape", "strategy", "run", "round", "n_measured", "best", "fraction_of_max", "found_max",
@@ -103,45 +103,53 @@ def synthetic_landscape(n_sites: int = 4, orders=(1, 2, 3), n_terms=(4, 6, 4), s
     return Landscape(f"synthetic{seed}", codes, signal - signal.min(), n_letters)
 
 
-def site_design(codes: np.ndarray, n_letters: int, pairs: bool) -> sparse.csr_matrix:
-    """One-hot letters of each site (sites x letters columns) and, with ``pairs``, one
-    column per letter combination of every site pair p < q."""
-    n, n_sites = codes.shape
-    codes = codes.astype(np.int64)
-    columns = [codes[:, s] + s * n_letters for s in range(n_sites)]
-    offset = n_sites * n_letters
-    if pairs:
-        for p, q in itertools.combinations(range(n_sites), 2):
-            columns.append(offset + codes[:, p] * n_letters + codes[:, q])
-            offset += n_letters * n_letters
-    index = np.stack(columns, axis=1)
-    return sparse.csr_matrix((np.ones(index.size), index.ravel(), np.arange(0, index.size + 1, index.shape[1])),
-                             shape=(n, offset))
+def site_pairs(n_sites: int) -> list[list[int]]:
+    """Every site pair [p, q], p < q: the pair head of ``ridge_pairs`` and of Lyra here."""
+    return [list(pair) for pair in itertools.combinations(range(n_sites), 2)]
 
 
-def _ridge_members(design: sparse.csr_matrix, train: np.ndarray, y: np.ndarray, members: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """(members, n) predictions of bootstrap ridge fits sharing RidgeCV's penalty."""
-    X = design[train].toarray()
-    alpha = RidgeCV(alphas=RIDGE_ALPHAS).fit(X, y).alpha_
+def one_hot(codes: np.ndarray, n_letters: int) -> torch.Tensor:
+    """(n, sites, letters) one-hot of letter ``codes`` (n, sites)."""
+    return torch.eye(n_letters)[torch.as_tensor(codes.astype(np.int64))]
+
+
+def site_design(codes: np.ndarray, n_letters: int, pairs: bool, block: int = 16_384) -> sparse.csr_matrix:
+    """``lyra.pairs.ridge_design`` of every variant's one-hot sites with every site pair
+    (``pairs``) or none, built in row blocks so that its dense pair blocks stay small."""
+    sites = site_pairs(codes.shape[1]) if pairs else []
+    return sparse.vstack([ridge_design(one_hot(codes[start:start + block], n_letters), sites)
+                          for start in range(0, len(codes), block)], format="csr")
+
+
+def _ridge_members(landscape: Landscape, design: sparse.csr_matrix, pairs: bool, train: np.ndarray, y: np.ndarray,
+                   members: int, rng: np.random.Generator) -> np.ndarray:
+    """(members, n) predictions of ``lyra.pairs.fit_pair_ridge`` fits (the ``ridge_pairs``
+    model's; no pairs: one-hot ridge) on bootstrap resamples of the ``train`` rows, sharing
+    the penalty that leave-one-out chose on all of them; ``design`` is ``site_design``."""
+    x = one_hot(landscape.codes[train], landscape.n_letters)
+    mask = torch.ones(x.shape[:2], dtype=torch.bool)
+    sites = site_pairs(x.shape[1]) if pairs else []
+    alpha = fit_pair_ridge(x, mask, y, sites).alpha_
     coefs, intercepts = [], []
     for _ in range(members):
-        rows = rng.integers(0, len(train), len(train))
-        fitted = Ridge(alpha=alpha).fit(X[rows], y[rows])
+        rows = torch.as_tensor(rng.integers(0, len(train), len(train)))
+        fitted = fit_pair_ridge(x[rows], mask, y[rows.numpy()], sites, alphas=np.array([alpha]))
         coefs.append(fitted.coef_), intercepts.append(fitted.intercept_)
     return np.asarray(design @ np.stack(coefs, axis=1)).T + np.asarray(intercepts)[:, None]
 
 
 def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.ndarray, members: int,
                   rng: np.random.Generator, epochs: int = 60, batch_size: int = 64, lr: float = 3e-3,
-                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True) -> np.ndarray:
+                  d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True,
+                  ridge_init: bool = False) -> np.ndarray:
     """(members, n) predictions of small Lyra networks, each trained with its own seed on a
     bootstrap resample of the measured rows (standardised targets, AdamW, fixed epochs);
-    ``pair_head`` gives it Lyra's pair head on every site pair."""
+    ``pair_head`` gives it Lyra's pair head on every site pair; ``ridge_init`` starts its
+    skip (and pair) weights from ridge on the resample (``lyra.train.ridge_initialise``,
+    as ``trainer.ridge_init``), so the network learns what ridge leaves over."""
     n_sites = codes.shape[1]
-    pairs = [list(p) for p in itertools.combinations(range(n_sites), 2)] if pair_head else None
-    eye = torch.eye(n_letters)
-    everything = eye[torch.as_tensor(codes.astype(np.int64))]
+    pairs = site_pairs(n_sites) if pair_head else None
+    everything = one_hot(codes, n_letters)
     mean, scale = y.mean(), y.std() or 1.0
     target = torch.as_tensor((y - mean) / scale, dtype=torch.float32)
     out = []
@@ -152,6 +160,8 @@ def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.nd
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         rows = torch.as_tensor(rng.integers(0, len(train), len(train)))
         x_train, y_train = everything[torch.as_tensor(train)][rows], target[rows]
+        if ridge_init:
+            ridge_initialise(model, EncodedSet(x_train, torch.ones(x_train.shape[:2], dtype=torch.bool), y_train))
         model.train()
         for _ in range(epochs):
             for batch in torch.randperm(len(rows)).split(batch_size):
@@ -174,10 +184,10 @@ def fit_ensemble(landscape: Landscape, strategy: Strategy, measured: np.ndarray,
     if strategy.log_offset is not None:
         y = np.log(y + strategy.log_offset)
     if strategy.model in ("ridge", "ridge_pairs"):
-        key = (landscape.name, strategy.model)
+        pairs, key = strategy.model == "ridge_pairs", (landscape.name, strategy.model)
         if key not in cache:
-            cache[key] = site_design(landscape.codes, landscape.n_letters, strategy.model == "ridge_pairs")
-        return _ridge_members(cache[key], measured, y, strategy.members, rng)
+            cache[key] = site_design(landscape.codes, landscape.n_letters, pairs)
+        return _ridge_members(landscape, cache[key], pairs, measured, y, strategy.members, rng)
     if strategy.model == "lyra":
         return _lyra_members(landscape.codes, landscape.n_letters, measured, y, strategy.members, rng,
                              **strategy.options)

@@ -209,6 +209,7 @@ class Task:
     kfold_aggregate: str = "fold_mean"  # pooled | fold_mean (the k-fold headline; see lyra.metrics)
     encoding: list = field(default_factory=lambda: ["onehot"])  # lyra.features.build_encoder
     tune: dict | None = None
+    design: dict | None = None  # lyra.design: the next batch (rule design; docs/design.md)
 
     @property
     def is_classification(self) -> bool:
@@ -335,10 +336,38 @@ def _build_task(full: dict, entry: dict, name: str, schema: dict, source: str = 
         task = Task.from_dict({**entry, "name": name})
     except ValueError as error:
         raise LyraInputError(source, f"task '{name}'", str(error)) from None
+    problem = design_problem(task, full.get("models", ()), full.get("model_variants") or {})
+    if problem:
+        raise LyraInputError(source, f"task '{name}' key design", problem)
     if task.n_folds > 1 and task.trainer.n_seeds > 1:
         raise LyraInputError(source, f"task '{name}'", "trainer.n_seeds applies to single-split tasks; "
                              "the folds of a k-fold task are its ensemble")
     return task
+
+
+def design_problem(task: Task, models, variants: dict) -> str | None:
+    """Why the task's ``design:`` block cannot run (None when it can or there is none):
+    it needs a regression task with a reference, one candidate space, and models that
+    the workflow trains on the task."""
+    design = task.design
+    if not design:
+        return None
+    if task.is_classification:
+        return "design ranks predicted values: regression tasks only"
+    if not task.reference:
+        return "design needs the task's reference (the sequence the variants mutate)"
+    if design.get("sites") and design.get("candidates"):
+        return "give sites or candidates, not both"
+    for model in design["models"]:
+        if model not in models:
+            return f"model '{model}' is not in the models list {list(models)}, so it is not trained"
+        try:
+            reason = task.not_applicable(model, variants)
+        except ValueError as error:
+            return str(error)
+        if reason:
+            return f"model '{model}' is not trained on this task ({reason})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,17 @@ def mutation_keys(variants: list[tuple[Mutation, ...]]) -> np.ndarray:
     return keys
 
 
+def measured_variants(sequences, reference: str) -> set[tuple[Mutation, ...]]:
+    """The substitutions of ``reference`` that ``sequences`` spell, as sorted mutation
+    tuples (the reference itself is the empty tuple); sequences of another length are not
+    substitution variants of it and are left out."""
+    measured = set()
+    for sequence in sequences:
+        if len(sequence) == len(reference):
+            measured.add(tuple((i + 1, w, m) for i, (w, m) in enumerate(zip(reference, sequence)) if w != m))
+    return measured
+
+
 def design_batch(ensemble: Ensemble, reference: str, candidates: list[tuple[Mutation, ...]],
                  measured: set, batch_size: int, acquisition: str, beta: float = 2.0, seed: int = 0,
                  max_per_mutation: int | None = None, score_class: str | None = None,

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import sparse, stats
 
-from lyra.baselines import fit_linear, fit_sparse_ridge
+from lyra.baselines import RIDGE_ALPHAS, fit_linear, fit_sparse_ridge
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,15 @@ def screen_pairs(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, fdr: float 
     return kept
 
 
-def fit_pair_ridge(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, sites: list[list[int]]):
+def fit_pair_ridge(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, sites: list[list[int]],
+                   alphas: np.ndarray = RIDGE_ALPHAS):
     """Ridge regression on one-hot plus the pair features of ``sites``: ``ridge_design`` of
-    the masked inputs ``x`` (n, L, E), penalty chosen by leave-one-out
-    (``lyra.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model and
-    Lyra's ``trainer.ridge_init`` with a pair head both fit it."""
+    the masked inputs ``x`` (n, L, E), penalty chosen among ``alphas`` by leave-one-out
+    (``lyra.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model,
+    Lyra's ``trainer.ridge_init`` with a pair head and the campaign replay's ridge
+    ensembles (``lyra.campaign``) all fit it."""
     masked = x * mask.unsqueeze(-1).to(x.dtype)
-    return fit_sparse_ridge(ridge_design(masked, sites), np.asarray(y, dtype=np.float64))
+    return fit_sparse_ridge(ridge_design(masked, sites), np.asarray(y, dtype=np.float64), alphas)
 
 
 def ridge_design(x: torch.Tensor, sites: list[list[int]]) -> sparse.csr_matrix:

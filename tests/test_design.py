@@ -10,12 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra.campaign import (Landscape, Strategy, gb1_landscape, run_campaign, site_design, summarise,
-                           synthetic_landscape)
+from lyra.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
 from lyra.cli import main
 from lyra.design import acquisition_values, select_batch, site_combinations
 from lyra.errors import LyraInputError
-from lyra.pairs import ridge_design
 from lyra.runner import load_model, predict_sequences
 
 torch.set_num_threads(1)
@@ -60,13 +58,65 @@ def test_diversity_rule_caps_each_mutation():
         select_batch(members, 20, "greedy", keys=np.zeros((200, 1), dtype=int), max_per_mutation=3)
 
 
-def test_site_design_equals_ridge_design_with_every_pair():
-    landscape = synthetic_landscape(n_sites=3, orders=(1,), n_terms=(2,), seed=0, alphabet="dna")
-    one_hot = torch.eye(4)[torch.as_tensor(landscape.codes.astype(np.int64))]
-    pairs = [list(p) for p in itertools.combinations(range(3), 2)]
-    expected = ridge_design(one_hot, pairs).toarray()
-    assert np.array_equal(site_design(landscape.codes, 4, pairs=True).toarray(), expected)
-    assert np.array_equal(site_design(landscape.codes, 4, pairs=False).toarray(), expected[:, :12])
+@pytest.mark.parametrize("model", ["ridge", "ridge_pairs"])
+def test_ridge_members_are_sklearn_ridge_on_hand_built_indicators(model):
+    """The campaign's ridge ensembles (lyra.pairs.fit_pair_ridge) against scikit-learn on
+    indicator columns built here: one per site-letter and (ridge_pairs) per letter pair of
+    every site pair, the penalty chosen by RidgeCV on all measured rows, then one Ridge
+    per bootstrap resample drawn from the same seeded generator."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=1, alphabet="dna")
+    codes = landscape.codes.astype(int)
+    columns = [s * 4 + codes[:, s] for s in range(3)]
+    if model == "ridge_pairs":
+        columns += [12 + k * 16 + codes[:, p] * 4 + codes[:, q]
+                    for k, (p, q) in enumerate(itertools.combinations(range(3), 2))]
+    X = np.zeros((len(codes), 12 + (48 if model == "ridge_pairs" else 0)))
+    for column in columns:
+        X[np.arange(len(codes)), column] = 1.0
+    train = np.random.default_rng(5).choice(len(codes), 30, replace=False)
+    y = landscape.fitness[train]
+    alpha = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[train], y).alpha_
+    draws = np.random.default_rng(9)
+    expected = []
+    for _ in range(3):
+        rows = draws.integers(0, len(train), len(train))
+        expected.append(Ridge(alpha=alpha).fit(X[train][rows], y[rows]).predict(X))
+    members = fit_ensemble(landscape, Strategy("s", model, members=3), train, np.random.default_rng(9), {})
+    assert members == pytest.approx(np.array(expected), abs=1e-8)
+
+
+def test_lyra_members_with_ridge_init_start_from_ridge_with_pairs():
+    """ridge_init and no training: each Lyra member (pair head on every site pair) predicts
+    what scikit-learn's RidgeCV on hand-built one-hot and pair indicators predicts when
+    fitted to that member's bootstrap rows (standardised targets, as the members fit)."""
+    from sklearn.linear_model import RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
+    codes = landscape.codes.astype(int)
+    X = np.zeros((len(codes), 60))
+    for column in [s * 4 + codes[:, s] for s in range(3)] + [
+            12 + k * 16 + codes[:, p] * 4 + codes[:, q] for k, (p, q) in enumerate(itertools.combinations(range(3), 2))]:
+        X[np.arange(len(codes)), column] = 1.0
+    train = np.random.default_rng(3).choice(len(codes), 30, replace=False)
+    y = landscape.fitness[train]
+    mean, scale = y.mean(), y.std()
+    draws, expected = np.random.default_rng(4), []
+    for _ in range(2):
+        draws.integers(2**31)  # the member's torch seed
+        rows = draws.integers(0, len(train), len(train))
+        fitted = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[train][rows], (y[rows] - mean) / scale)
+        expected.append(fitted.predict(X) * scale + mean)
+    strategy = Strategy("s", "lyra", members=2, options={"epochs": 0, "pair_head": True, "ridge_init": True})
+    members = fit_ensemble(landscape, strategy, train, np.random.default_rng(4), {})
+    assert members == pytest.approx(np.array(expected), rel=1e-4, abs=1e-4 * scale)
 
 
 def test_synthetic_landscape_is_every_combination_with_its_optimum():
@@ -207,3 +257,37 @@ def test_log_offset_fits_the_log_of_fitness(pairwise):
     by_hand = fit_ensemble(logged, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
     raw = fit_ensemble(pairwise, Strategy("raw", "ridge_pairs", members=3), measured, np.random.default_rng(0), {})
     assert np.allclose(with_option, by_hand) and not np.allclose(with_option, raw)
+
+
+def _design_config(design, reference="ACGTACGT", task_type="regression", models=("lyra", "ridge")):
+    return {"models": list(models),
+            "tasks": {"t": {"input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": task_type,
+                            "split": {"scheme": "random"}, "reference": reference, "design": design,
+                            **({"classes": ["a", "b"]} if task_type == "binary" else {})}}}
+
+
+def test_a_design_block_is_typed_with_its_defaults():
+    from lyra.config import task_from_config
+
+    task = task_from_config(_design_config({"sites": ["A1", "C2"], "batch_size": 4}), "t")
+    assert task.design == {"models": ["lyra"], "sites": ["A1", "C2"], "max_order": 2, "pool": 20,
+                           "acquisition": "ucb", "beta": 2.0, "batch_size": 4, "max_per_mutation": None,
+                           "exclude_measured": True, "seed": 0}
+    assert task_from_config(_design_config(None), "t").design is None
+
+
+@pytest.mark.parametrize("design, changes, problem", [
+    ({"sites": ["A1"], "batch_size": 4}, {"reference": None}, "needs the task's reference"),
+    ({"sites": ["A1"], "candidates": "c.txt", "batch_size": 4}, {}, "sites or candidates, not both"),
+    ({"batch_size": 4, "models": ["cnn"]}, {}, "model 'cnn' is not in the models list"),
+    ({"batch_size": 4}, {"task_type": "binary"}, "regression tasks only"),
+    ({"batch_size": 0}, {}, "key tasks.t.design.batch_size"),
+    ({"batch_size": 4, "acquisition": "ei"}, {}, "key tasks.t.design.acquisition"),
+    ({"batch_size": 4, "sites": ["40"]}, {}, "key tasks.t.design.sites.0"),
+])
+def test_a_bad_design_block_is_one_config_error(design, changes, problem):
+    from lyra.config import task_from_config
+
+    with pytest.raises(LyraInputError, match=problem) as error:
+        task_from_config(_design_config(design, **changes), "t")
+    assert "\n" not in str(error.value)

@@ -198,6 +198,43 @@ def test_mutagenesis_scores_every_substitution_of_the_reference(run_dir):
         assert png.read_bytes().startswith(b"\x89PNG")
 
 
+def test_design_block_proposes_the_ucb_batch_of_the_unmeasured_combinations(run_dir):
+    """gb1_relso's design block (UCB, beta 2, 8 proposals at V40 and D41, each site-letter
+    at most 3 times): the batch recomputed here from the two Lyra members scored one by
+    one over all 399 combinations, less the sequences of the task's data."""
+    from lyra.runner import load_model, predict_sequences
+
+    reference = TEST_CONFIG["tasks"]["gb1_relso"]["reference"]
+    letters = "ACDEFGHIKLMNPQRSTVWY"
+    names, sequences = [], []
+    for a in letters:
+        for b in letters:
+            if (a, b) != ("V", "D"):
+                names.append(":".join(f"{w}{p}{m}" for w, p, m in (("V", 40, a), ("D", 41, b)) if m != w))
+                sequences.append(reference[:39] + a + b + reference[41:])
+    prepared = pd.read_csv(run_dir / "results/gb1_relso/prepared.tsv", sep="\t")
+    open_ = [i for i, s in enumerate(sequences) if s not in set(prepared["sequence"])]
+    assert len(open_) < len(sequences)  # the slice measures some: exclusion is exercised
+    scores = np.array([predict_sequences(*load_model(run_dir / f"results/gb1_relso/lyra/{m}/model.pt"),
+                                         [sequences[i] for i in open_])["y_pred"].to_numpy()
+                       for m in ("fold0", "seed1")])
+    ucb = scores.mean(0) + 2.0 * scores.std(0)
+    expected, counts = [], {}
+    for k in np.argsort(-ucb, kind="stable"):
+        mutations = names[open_[k]].split(":")
+        if all(counts.get(m, 0) < 3 for m in mutations):
+            expected.append(k)
+            counts.update({m: counts.get(m, 0) + 1 for m in mutations})
+        if len(expected) == 8:
+            break
+    batch = pd.read_csv(run_dir / "results/gb1_relso/design/next_batch.tsv", sep="\t")
+    assert list(batch["rank"]) == list(range(1, 9))
+    assert list(batch["variant"]) == [names[open_[k]] for k in expected]
+    assert batch["mean"].to_numpy() == pytest.approx(scores.mean(0)[expected], rel=1e-5)
+    assert batch["std"].to_numpy() == pytest.approx(scores.std(0)[expected], rel=1e-3, abs=1e-8)
+    assert batch["acquisition"].to_numpy() == pytest.approx(ucb[expected], rel=1e-5)
+
+
 def test_seed_ensemble_metrics_and_calibration(run_dir):
     """trainer.n_seeds 2: metrics.json's ensemble block is the mean of the two members'
     predictions; its calibration's Spearman is recomputed here."""

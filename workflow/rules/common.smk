@@ -2,6 +2,7 @@ import copy
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -256,6 +257,26 @@ def reference_pattern(kfold):
     )
 
 
+def design_pattern():
+    """Wildcard pattern matching exactly the tasks with a ``design:`` block."""
+    return names_pattern([t for t in TASK_CONFIGS if TASK_CONFIGS[t].design])
+
+
+def design_inputs(wildcards):
+    """What the design rule reads, keyed by name. The prepared table, every member of
+    the design block's models (folds, then seeds) and its candidate file, if any."""
+    design = TASK_CONFIGS[wildcards.task].design
+    models = []
+    for model in design["models"]:
+        models += member_files("model.pt")(
+            SimpleNamespace(task=wildcards.task, model=model)
+        )
+    inputs = {"prepared": f"results/{wildcards.task}/prepared.tsv", "models": models}
+    if design.get("candidates"):
+        inputs["candidates"] = locate(wildcards.task, design["candidates"])
+    return inputs
+
+
 def ensemble_pattern():
     """Wildcard pattern matching exactly the regression tasks that train seed ensembles
     (``trainer.n_seeds`` > 1): they get a calibration figure."""
@@ -279,7 +300,7 @@ def figure_names(task_name):
 def all_targets():
     """Every per-task output, each task's figures (a seed ensemble's calibration too),
     mutagenesis for a task with a reference (a k-fold one also gets the cross-validated
-    map), and the summary."""
+    map), the next batch of a task with a design block, and the summary."""
     targets = ["results/summary.tsv", "results/summary.png"]
     for task in TASKS:
         targets += [f"results/{task}/prepared.tsv", f"results/{task}/leakage.json"]
@@ -298,6 +319,8 @@ def all_targets():
                 targets.append(f"results/{task}/{model}/figures/calibration.png")
             if TASK_CONFIGS[task].reference and TASK_CONFIGS[task].n_folds > 1:
                 targets.append(f"results/{task}/{model}/mutagenesis_cv.json")
+        if TASK_CONFIGS[task].design:
+            targets.append(f"results/{task}/design/next_batch.tsv")
     return targets
 
 
