@@ -28,7 +28,7 @@ from lyra.atomic import atomic_path
 from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
-from lyra.encode import one_hot
+from lyra.encode import CodedInputs, code_table, dense, letter_codes, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
@@ -48,6 +48,22 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _model_inputs(base: str, x, mask) -> tuple:
+    """The networks read features per batch from ``CodedInputs``; ridge and the one-hot
+    linear layer take the full tensors (their fits see every row at once)."""
+    if base in MODULES:
+        return x, mask
+    return dense(x), dense(mask)
+
+
+def _encoded_set(x, mask, targets: torch.Tensor, rows: np.ndarray) -> EncodedSet:
+    """The rows ``rows`` of a fold's inputs (a view of the codes for ``CodedInputs``)."""
+    if isinstance(x, CodedInputs):
+        part = x.subset(rows)
+        return EncodedSet(part, part.mask, targets[rows])
+    return EncodedSet(x[rows], mask[rows], targets[rows])
+
+
 class _FoldFit:
     """One fold's encoded rows, target scaler and unfitted model: what training and a
     tuning trial share."""
@@ -62,9 +78,11 @@ class _FoldFit:
             self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
         if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
             self.options = {"pair_head": True, **self.options}
-        onehot, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+        sequences = view["sequence"].tolist()
+        onehot = CodedInputs(letter_codes(sequences, task.alphabet, task.ambiguous),
+                             code_table(task.alphabet, task.ambiguous))  # one byte per position
         self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x = self.encoder(onehot, self.mask, view["id"].tolist(), view["sequence"].tolist())
+        self.x, self.mask = _model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
         if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
@@ -73,9 +91,10 @@ class _FoldFit:
         targets = _training_targets(view, task, self.scaler)
         if self.base in ("lyra", "ridge_pairs"):  # the pair screen sees the training rows only
             train_rows = self.parts["train"]
-            self.options = models.resolve_pair_head(self.options, onehot[train_rows], self.mask[train_rows],
+            train_onehot = onehot.subset(train_rows)
+            self.options = models.resolve_pair_head(self.options, train_onehot, train_onehot.mask,
                                                     targets[train_rows].numpy(), task.task_type)
-        self.sets = {name: EncodedSet(self.x[rows], self.mask[rows], targets[rows]) for name, rows in self.parts.items()}
+        self.sets = {name: _encoded_set(self.x, self.mask, targets, rows) for name, rows in self.parts.items()}
         seed_everything(task.trainer.seed)
         self.model = models.build(self.base, self.x.shape[-1], len(classes) if classes else 1, self.options,
                                   task.task_type)
@@ -236,8 +255,11 @@ def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int =
     """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
     ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
     id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
-    x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
-    x = encoder_for(meta.get("encoding"), meta["alphabet"])(x, mask, list(ids or [""] * len(sequences)), sequences)
+    onehot = CodedInputs(letter_codes(sequences, meta["alphabet"], meta["ambiguous"]),
+                         code_table(meta["alphabet"], meta["ambiguous"]))
+    encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
+    x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
+                                                                   sequences))
     outputs = model.predict(x, mask, batch_size, device=select_device(device))
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
