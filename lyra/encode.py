@@ -114,8 +114,8 @@ def normalise_sequences(
     stats = EncodeStats(n_records=len(seqs))
     if not seqs:
         return [], stats
-    chars, offsets = _codepoints(seqs)
-    lengths = np.diff(offsets)
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise LyraInputError(source, where(int(empty[0])), "empty sequence")
@@ -136,61 +136,17 @@ def normalise_sequences(
         if bad.size:
             i = int(bad[0])
             raise LyraInputError(source, where(i), message(lengths[i], bad.size))
-    record_of = np.repeat(np.arange(len(seqs)), lengths)
-
-    lower = (chars >= ord("a")) & (chars <= ord("z"))
-    if lower.any():
-        stats.n_lowercase_letters = int(lower.sum())
-        stats.n_lowercase_records = int(np.unique(record_of[lower]).size)
-        chars = np.where(lower, chars - 32, chars)
-    if t_as_u:
-        if alpha.name != "rna":
-            raise ValueError("t_as_u applies to the rna alphabet only")
-        is_t = chars == ord("T")
-        stats.n_t_as_u_letters = int(is_t.sum())
-        chars = np.where(is_t, np.uint32(ord("U")), chars)
-
-    table = _category_table(alpha)
-    category = np.where(chars < 256, table[np.minimum(chars, 255)], _INVALID)
-    bad = category == _INVALID
-    if ambiguous == "error":
-        bad |= category == _AMBIGUOUS
-    elif allowed is not None:
-        permitted = np.zeros(256, dtype=bool)
-        permitted[np.frombuffer(allowed.encode(), dtype=np.uint8)] = True
-        bad |= (category == _AMBIGUOUS) & ~permitted[np.minimum(chars, 255)]
-    if bad.any():
-        k = int(np.argmax(bad))
-        i = int(record_of[k])
-        position = k - int(offsets[i]) + 1
-        char = chr(int(chars[k]))
-        other = _looks_like(seqs[i], alpha)
-        if other:
-            problem = (
-                f"letter '{char}' at position {position}: the sequence looks like {other}, not {alpha.name}; "
-                f"set alphabet: {other} (lyra train: --alphabet {other})"
-            )
-        elif category[k] == _AMBIGUOUS and allowed is not None:
-            problem = (
-                f"ambiguous letter '{char}' at position {position} is not in ambiguous_allowed "
-                f"[{', '.join(allowed)}]"
-            )
-        elif category[k] == _AMBIGUOUS:
-            problem = (
-                f"ambiguous letter '{char}' at position {position}; set ambiguous: zero or "
-                "uniform to accept ambiguity codes"
-            )
-        else:
-            hint = " (set t_as_u: true to read T as U)" if alpha.name == "rna" and char == "T" else ""
-            problem = (
-                f"character '{char}' at position {position} is not in the {alpha.name} "
-                f"alphabet {alpha.letters} (ambiguity codes {alpha.ambiguous}){hint}"
-            )
-        raise LyraInputError(source, where(i), problem)
-    is_ambiguous = category == _AMBIGUOUS
-    if is_ambiguous.any():
-        stats.n_ambiguous_letters = int(is_ambiguous.sum())
-        stats.n_ambiguous_records = int(np.unique(record_of[is_ambiguous]).size)
+    out: list[str] = []
+    for first, last in _row_chunks(lengths):  # a bounded block of 4-byte code points at a time
+        chunk = seqs[first:last]
+        chars, offsets = _codepoints(chunk)
+        chars, changed = _normalise_chunk(chars, offsets, chunk, first, alpha, ambiguous, allowed, t_as_u, stats,
+                                   source, where)
+        if changed:
+            text = chars.astype(np.uint8).tobytes().decode("ascii")
+            out.extend(text[offsets[i] : offsets[i + 1]] for i in range(len(chunk)))
+        else:  # nothing changed: the strings as given, not a second copy
+            out.extend(chunk)
 
     if stats.n_lowercase_letters:
         log.info(
@@ -204,8 +160,6 @@ def normalise_sequences(
             "%s: %d ambiguous letters in %d records, encoded as %s",
             source, stats.n_ambiguous_letters, stats.n_ambiguous_records, ambiguous,
         )
-    text = chars.astype(np.uint8).tobytes().decode("ascii")
-    out = [text[offsets[i] : offsets[i + 1]] for i in range(len(seqs))]
     return out, stats
 
 
@@ -350,3 +304,71 @@ def one_hot(
     """
     inputs = CodedInputs(letter_codes(seqs, alphabet, ambiguous, length), code_table(alphabet, ambiguous))
     return dense(inputs), dense(inputs.mask)
+
+
+
+def _normalise_chunk(chars: np.ndarray, offsets: np.ndarray, seqs: list[str], first: int, alpha: Alphabet,
+                     ambiguous: str, allowed: str | None, t_as_u: bool, stats: EncodeStats, source: str,
+                     where) -> tuple[np.ndarray, bool]:
+    """Validate the code points ``chars`` of the rows ``seqs`` (from row ``first`` of the
+    input) and add to ``stats``; returns the code points upper-cased (and T read as U) and
+    whether a letter changed."""
+    lengths = np.diff(offsets)
+    changed = False
+    record_of = np.repeat(np.arange(len(seqs)), lengths)
+
+    lower = (chars >= ord("a")) & (chars <= ord("z"))
+    if lower.any():
+        stats.n_lowercase_letters += int(lower.sum())
+        stats.n_lowercase_records += int(np.unique(record_of[lower]).size)
+        chars, changed = np.where(lower, chars - 32, chars), True
+    if t_as_u:
+        if alpha.name != "rna":
+            raise ValueError("t_as_u applies to the rna alphabet only")
+        is_t = chars == ord("T")
+        stats.n_t_as_u_letters += int(is_t.sum())
+        if is_t.any():
+            chars, changed = np.where(is_t, np.uint32(ord("U")), chars), True
+
+    table = _category_table(alpha)
+    category = np.where(chars < 256, table[np.minimum(chars, 255)], _INVALID)
+    bad = category == _INVALID
+    if ambiguous == "error":
+        bad |= category == _AMBIGUOUS
+    elif allowed is not None:
+        permitted = np.zeros(256, dtype=bool)
+        permitted[np.frombuffer(allowed.encode(), dtype=np.uint8)] = True
+        bad |= (category == _AMBIGUOUS) & ~permitted[np.minimum(chars, 255)]
+    if bad.any():
+        k = int(np.argmax(bad))
+        i = int(record_of[k])
+        position = k - int(offsets[i]) + 1
+        char = chr(int(chars[k]))
+        other = _looks_like(seqs[i], alpha)
+        if other:
+            problem = (
+                f"letter '{char}' at position {position}: the sequence looks like {other}, not {alpha.name}; "
+                f"set alphabet: {other} (lyra train: --alphabet {other})"
+            )
+        elif category[k] == _AMBIGUOUS and allowed is not None:
+            problem = (
+                f"ambiguous letter '{char}' at position {position} is not in ambiguous_allowed "
+                f"[{', '.join(allowed)}]"
+            )
+        elif category[k] == _AMBIGUOUS:
+            problem = (
+                f"ambiguous letter '{char}' at position {position}; set ambiguous: zero or "
+                "uniform to accept ambiguity codes"
+            )
+        else:
+            hint = " (set t_as_u: true to read T as U)" if alpha.name == "rna" and char == "T" else ""
+            problem = (
+                f"character '{char}' at position {position} is not in the {alpha.name} "
+                f"alphabet {alpha.letters} (ambiguity codes {alpha.ambiguous}){hint}"
+            )
+        raise LyraInputError(source, where(first + i), problem)
+    is_ambiguous = category == _AMBIGUOUS
+    if is_ambiguous.any():
+        stats.n_ambiguous_letters += int(is_ambiguous.sum())
+        stats.n_ambiguous_records += int(np.unique(record_of[is_ambiguous]).size)
+    return chars, changed
