@@ -13,6 +13,7 @@ Every model goes through the same path (``lyra.models``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -46,6 +47,14 @@ def _training_targets(view: pd.DataFrame, task: Task, scaler: TargetScaler) -> t
 def _finite_or_none(value) -> float | None:
     """A validation score for JSON: None where it is undefined (NaN, or -inf when no epoch had one)."""
     return float(value) if np.isfinite(value) else None
+
+
+def _table_hash(view: pd.DataFrame) -> str:
+    """SHA-256 of a fold's rows (every column, in order) from pandas' per-row hashes, so
+    the run's fingerprint does not hold the table again as one text."""
+    rows = pd.util.hash_pandas_object(view, index=True).to_numpy()
+    columns = ",".join(map(str, view.columns))
+    return hashlib.sha256(columns.encode() + rows.tobytes()).hexdigest()
 
 
 def _model_inputs(base: str, x, mask) -> tuple:
@@ -142,7 +151,7 @@ def train_fold(
     model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
     base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
-                                  task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
+                                  task.ambiguous, task.target_transform, encoder.to_dict(), _table_hash(view))
     run = f"task {task.name!r}, model {model_name!r}, fold {fold}"
     try:
         report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
