@@ -75,7 +75,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     from lyra import splits, train
     from lyra.data import load_records
     from lyra.model import optimizer_groups
-    from lyra.runner import _FoldFit
+    from lyra.runner import FoldFit
 
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -84,7 +84,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     prepared = splits.assign(records, task.split, task.name)
     del records
     view = splits.view(prepared, 0, task.split)
-    fold = _FoldFit(view, task, None, "lyra", None)
+    fold = FoldFit(view, task, None, "lyra", None)
     load_seconds = time.perf_counter() - started
     module = fold.model.module
     config = train.TrainerConfig(batch_size=batch, eval_batch_size=batch, seed=0)

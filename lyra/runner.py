@@ -73,7 +73,7 @@ def _encoded_set(x, mask, targets: torch.Tensor, rows: np.ndarray) -> EncodedSet
     return EncodedSet(x[rows], mask[rows], targets[rows])
 
 
-class _FoldFit:
+class FoldFit:
     """One fold's encoded rows, target scaler and unfitted model: what training and a
     tuning trial share."""
 
@@ -116,7 +116,7 @@ def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", varian
     which ``epoch_callback`` stopped it (None when it ran to the end)."""
     if set(rows["split"]) - {"train", "valid"}:
         raise ValueError("fit_on_rows takes train and valid rows only")
-    fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
+    fold_fit = FoldFit(rows, task, class_labels(task, rows), model_name, variants)
     if fold_fit.base in ("ridge", "ridge_pairs"):
         raise ValueError(f"tuning searches the options of a neural model, not {fold_fit.base}")
     report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, fold_fit.trainer,
@@ -147,7 +147,7 @@ def train_fold(
     out_dir.mkdir(parents=True, exist_ok=True)
     view = splits.view(prepared, fold, task.split)
     classes = class_labels(task, prepared)
-    fold_fit = _FoldFit(view, task, classes, model_name, variants)
+    fold_fit = FoldFit(view, task, classes, model_name, variants)
     model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
     base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
