@@ -114,8 +114,8 @@ def normalise_sequences(
     stats = EncodeStats(n_records=len(seqs))
     if not seqs:
         return [], stats
-    chars, offsets = _codepoints(seqs)
-    lengths = np.diff(offsets)
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise LyraInputError(source, where(int(empty[0])), "empty sequence")
@@ -136,19 +136,199 @@ def normalise_sequences(
         if bad.size:
             i = int(bad[0])
             raise LyraInputError(source, where(i), message(lengths[i], bad.size))
+    out: list[str] = []
+    for first, last in _row_chunks(lengths):  # a bounded block of 4-byte code points at a time
+        chunk = seqs[first:last]
+        chars, offsets = _codepoints(chunk)
+        chars, changed = _normalise_chunk(chars, offsets, chunk, first, alpha, ambiguous, allowed, t_as_u, stats,
+                                   source, where)
+        if changed:
+            text = chars.astype(np.uint8).tobytes().decode("ascii")
+            out.extend(text[offsets[i] : offsets[i + 1]] for i in range(len(chunk)))
+        else:  # nothing changed: the strings as given, not a second copy
+            out.extend(chunk)
+
+    if stats.n_lowercase_letters:
+        log.info(
+            "%s: upper-cased %d lower-case letters in %d records",
+            source, stats.n_lowercase_letters, stats.n_lowercase_records,
+        )
+    if stats.n_t_as_u_letters:
+        log.info("%s: read %d T letters as U (t_as_u)", source, stats.n_t_as_u_letters)
+    if stats.n_ambiguous_letters:
+        log.info(
+            "%s: %d ambiguous letters in %d records, encoded as %s",
+            source, stats.n_ambiguous_letters, stats.n_ambiguous_records, ambiguous,
+        )
+    return out, stats
+
+
+_CHUNK_LETTERS = 1 << 24  # letters encoded at a time: bounds the 4-byte code points held at once
+
+
+def _row_chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive row ranges of about ``_CHUNK_LETTERS`` letters each (at least one row)."""
+    bounds, start, total = [], 0, 0
+    for i, n in enumerate(lengths.tolist()):
+        total += n
+        if total >= _CHUNK_LETTERS:
+            bounds.append((start, i + 1))
+            start, total = i + 1, 0
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
+
+
+def letter_codes(
+    seqs: Sequence[str],
+    alphabet: str,
+    ambiguous: str = "error",
+    length: int | None = None,
+) -> torch.Tensor:
+    """Normalised sequences as letter indices, one byte per position: uint8 (n, L) with
+    ``i`` for the alphabet's letter ``i``, ``A`` for an ambiguity code and ``A + 1`` for
+    padding (right-padded to the longest sequence or to ``length``). Encoded in chunks of
+    rows, so nothing larger than the result is held."""
+    _check_policy(ambiguous)
+    alpha = get_alphabet(alphabet)
+    n_channels = len(alpha.letters)
+    seqs = list(seqs)
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    longest = int(lengths.max()) if len(seqs) else 0
+    width = longest if length is None else length
+    if longest > width:
+        raise ValueError(f"a sequence has length {longest}, longer than length={width}")
+    category_of = _category_table(alpha)
+    row_of = np.full(256, n_channels, dtype=np.uint8)  # ambiguity codes: row A
+    row_of[np.frombuffer(alpha.letters.encode(), dtype=np.uint8)] = np.arange(n_channels)
+    codes = np.full((len(seqs), width), n_channels + 1, dtype=np.uint8)
+    for first, last in _row_chunks(lengths):
+        chars, _ = _codepoints(seqs[first:last])
+        category = np.where(chars < 256, category_of[np.minimum(chars, 255)], _INVALID)
+        encodable = category == _CANONICAL
+        if ambiguous != "error":
+            encodable |= category == _AMBIGUOUS
+        if not encodable.all():
+            k = int(np.argmax(~encodable))
+            raise ValueError(
+                f"character {chr(int(chars[k]))!r} cannot be encoded in the {alpha.name} alphabet "
+                f"with ambiguous={ambiguous!r}; run normalise_sequences first"
+            )
+        block = codes[first:last]
+        block[np.arange(width)[None, :] < lengths[first:last, None]] = row_of[chars]
+    return torch.from_numpy(codes)
+
+
+def code_table(alphabet: str, ambiguous: str = "error") -> torch.Tensor:
+    """(A + 2, A) float32: the one-hot vector of each letter index of ``letter_codes``;
+    the ambiguity row is zero (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``),
+    the padding row zero."""
+    _check_policy(ambiguous)
+    n_channels = len(get_alphabet(alphabet).letters)
+    table = np.zeros((n_channels + 2, n_channels), dtype=np.float32)
+    table[:n_channels] = np.eye(n_channels, dtype=np.float32)
+    if ambiguous == "uniform":
+        table[n_channels] = 1.0 / n_channels
+    return torch.from_numpy(table)
+
+
+class CodedInputs:
+    """Sequences held as ``letter_codes`` (one byte per position) that read as the float
+    features ``table[codes]`` (n, L, E): indexing rows (and a position slice) builds the
+    features of those rows only, so a batch costs its own size and the set one byte per
+    position. ``mask`` reads the same way (True on real positions). ``subset`` views some
+    rows without copying the codes."""
+
+    def __init__(self, codes: torch.Tensor, table: torch.Tensor, rows: torch.Tensor | None = None):
+        self.codes, self.table, self.rows = codes, table, rows
+        self.padding = table.shape[0] - 1
+        self.shape = (len(codes) if rows is None else len(rows), codes.shape[1], table.shape[1])
+        self.mask = _CodedMask(self)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def letters(self, key) -> torch.Tensor:
+        """The letter indices of rows (and positions) ``key``."""
+        if self.rows is None:
+            return self.codes[key]
+        if isinstance(key, tuple):
+            return self.codes[(self.rows[key[0]],) + key[1:]]
+        return self.codes[self.rows[key]]
+
+    def __getitem__(self, key) -> torch.Tensor:
+        return self.table[self.letters(key).long()]
+
+    def subset(self, rows) -> "CodedInputs":
+        """The rows ``rows`` (a view: the codes are shared)."""
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        return CodedInputs(self.codes, self.table, rows if self.rows is None else self.rows[rows])
+
+    def with_table(self, table: torch.Tensor) -> "CodedInputs":
+        """The same rows read through another (A + 2, E) table (features of each letter)."""
+        return CodedInputs(self.codes, table, self.rows)
+
+
+class _CodedMask:
+    """The mask of a ``CodedInputs``, read per row as its features are."""
+
+    def __init__(self, inputs: CodedInputs):
+        self.inputs, self.shape = inputs, inputs.shape[:2]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> torch.Tensor:
+        return self.inputs.letters(key) != self.inputs.padding
+
+
+def dense(values) -> torch.Tensor:
+    """A full tensor of features or mask (``CodedInputs`` or its ``mask`` built for every
+    row: n x L x E floats); a tensor as it is."""
+    return values if isinstance(values, torch.Tensor) else values[:]
+
+
+def one_hot(
+    seqs: Sequence[str],
+    alphabet: str,
+    ambiguous: str = "error",
+    length: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-hot encode normalised sequences.
+
+    Returns ``x`` (float32, shape (n, L, A), channels in alphabet order) and ``mask``
+    (bool, shape (n, L), True on real positions); sequences are right-padded with zero
+    vectors to the longest one or to ``length``. Ambiguity codes become a zero vector
+    (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``). The full tensor:
+    ``CodedInputs`` holds the same at one byte per position.
+    """
+    inputs = CodedInputs(letter_codes(seqs, alphabet, ambiguous, length), code_table(alphabet, ambiguous))
+    return dense(inputs), dense(inputs.mask)
+
+
+
+def _normalise_chunk(chars: np.ndarray, offsets: np.ndarray, seqs: list[str], first: int, alpha: Alphabet,
+                     ambiguous: str, allowed: str | None, t_as_u: bool, stats: EncodeStats, source: str,
+                     where) -> tuple[np.ndarray, bool]:
+    """Validate the code points ``chars`` of the rows ``seqs`` (from row ``first`` of the
+    input) and add to ``stats``; returns the code points upper-cased (and T read as U) and
+    whether a letter changed."""
+    lengths = np.diff(offsets)
+    changed = False
     record_of = np.repeat(np.arange(len(seqs)), lengths)
 
     lower = (chars >= ord("a")) & (chars <= ord("z"))
     if lower.any():
-        stats.n_lowercase_letters = int(lower.sum())
-        stats.n_lowercase_records = int(np.unique(record_of[lower]).size)
-        chars = np.where(lower, chars - 32, chars)
+        stats.n_lowercase_letters += int(lower.sum())
+        stats.n_lowercase_records += int(np.unique(record_of[lower]).size)
+        chars, changed = np.where(lower, chars - 32, chars), True
     if t_as_u:
         if alpha.name != "rna":
             raise ValueError("t_as_u applies to the rna alphabet only")
         is_t = chars == ord("T")
-        stats.n_t_as_u_letters = int(is_t.sum())
-        chars = np.where(is_t, np.uint32(ord("U")), chars)
+        stats.n_t_as_u_letters += int(is_t.sum())
+        if is_t.any():
+            chars, changed = np.where(is_t, np.uint32(ord("U")), chars), True
 
     table = _category_table(alpha)
     category = np.where(chars < 256, table[np.minimum(chars, 255)], _INVALID)
@@ -186,76 +366,9 @@ def normalise_sequences(
                 f"character '{char}' at position {position} is not in the {alpha.name} "
                 f"alphabet {alpha.letters} (ambiguity codes {alpha.ambiguous}){hint}"
             )
-        raise LyraInputError(source, where(i), problem)
+        raise LyraInputError(source, where(first + i), problem)
     is_ambiguous = category == _AMBIGUOUS
     if is_ambiguous.any():
-        stats.n_ambiguous_letters = int(is_ambiguous.sum())
-        stats.n_ambiguous_records = int(np.unique(record_of[is_ambiguous]).size)
-
-    if stats.n_lowercase_letters:
-        log.info(
-            "%s: upper-cased %d lower-case letters in %d records",
-            source, stats.n_lowercase_letters, stats.n_lowercase_records,
-        )
-    if stats.n_t_as_u_letters:
-        log.info("%s: read %d T letters as U (t_as_u)", source, stats.n_t_as_u_letters)
-    if stats.n_ambiguous_letters:
-        log.info(
-            "%s: %d ambiguous letters in %d records, encoded as %s",
-            source, stats.n_ambiguous_letters, stats.n_ambiguous_records, ambiguous,
-        )
-    text = chars.astype(np.uint8).tobytes().decode("ascii")
-    out = [text[offsets[i] : offsets[i + 1]] for i in range(len(seqs))]
-    return out, stats
-
-
-def one_hot(
-    seqs: Sequence[str],
-    alphabet: str,
-    ambiguous: str = "error",
-    length: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One-hot encode normalised sequences.
-
-    Returns ``x`` (float32, shape (n, L, A), channels in alphabet order) and ``mask``
-    (bool, shape (n, L), True on real positions); sequences are right-padded with zero
-    vectors to the longest one or to ``length``. Ambiguity codes become a zero vector
-    (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``).
-    """
-    _check_policy(ambiguous)
-    alpha = get_alphabet(alphabet)
-    n_channels = len(alpha.letters)
-    seqs = list(seqs)
-    chars, offsets = _codepoints(seqs)
-    lengths = np.diff(offsets)
-    longest = int(lengths.max()) if len(seqs) else 0
-    width = longest if length is None else length
-    if longest > width:
-        raise ValueError(f"a sequence has length {longest}, longer than length={width}")
-
-    category = np.where(chars < 256, _category_table(alpha)[np.minimum(chars, 255)], _INVALID)
-    encodable = category == _CANONICAL
-    if ambiguous != "error":
-        encodable |= category == _AMBIGUOUS
-    if not encodable.all():
-        k = int(np.argmax(~encodable))
-        raise ValueError(
-            f"character {chr(int(chars[k]))!r} cannot be encoded in the {alpha.name} alphabet "
-            f"with ambiguous={ambiguous!r}; run normalise_sequences first"
-        )
-
-    # Per-letter row of a small (A + 2, A) table: A letters, ambiguity code, padding.
-    ambiguous_row, padding_row = n_channels, n_channels + 1
-    row_of = np.full(256, ambiguous_row, dtype=np.uint8)
-    row_of[np.frombuffer(alpha.letters.encode(), dtype=np.uint8)] = np.arange(n_channels)
-    table = np.zeros((n_channels + 2, n_channels), dtype=np.float32)
-    table[:n_channels] = np.eye(n_channels, dtype=np.float32)
-    if ambiguous == "uniform":
-        table[ambiguous_row] = 1.0 / n_channels
-
-    codes = np.full((len(seqs), width), padding_row, dtype=np.uint8)
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    codes[mask] = row_of[chars]
-    x = torch.from_numpy(table[codes])
-    mask = torch.from_numpy(mask)
-    return x, mask
+        stats.n_ambiguous_letters += int(is_ambiguous.sum())
+        stats.n_ambiguous_records += int(np.unique(record_of[is_ambiguous]).size)
+    return chars, changed

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from lyra.alphabets import get_alphabet
+from lyra.encode import CodedInputs, dense
 from lyra.errors import LyraInputError
 
 TABLES = ("onehot", "blosum62")
@@ -139,6 +140,23 @@ class Encoder:
                 keys = ids if part.get("key", "id") == "id" else sequences
                 parts.append(_embeddings(part["embeddings"], list(keys), mask))
         return torch.cat(parts, dim=-1)
+
+    @property
+    def per_letter(self) -> bool:
+        """Whether every part is a map of the letter alone (no embeddings from a file)."""
+        return all(isinstance(part, str) or "aaindex" in part for part in self.encoding)
+
+    def features(self, onehot: CodedInputs, ids: list[str], sequences: list[str]):
+        """(features, mask) of the rows of ``onehot`` (``lyra.encode.CodedInputs``): still one
+        byte per position when the encoding is per letter (the features of each letter
+        index as its table), else the full tensors (embeddings are read per row)."""
+        if self.per_letter:
+            table = onehot.table
+            features = onehot.with_table(self(table[:, None, :], torch.ones(len(table), 1, dtype=torch.bool),
+                                              [""] * len(table), [""] * len(table))[:, 0].contiguous())
+            return features, features.mask
+        mask = dense(onehot.mask)
+        return self(dense(onehot), mask, ids, sequences), mask
 
     def to_dict(self) -> list:
         return list(self.encoding)

@@ -27,10 +27,27 @@ from lyra import tensorfile
 from lyra.architectures import build_module
 from lyra.config import TrainerConfig
 from lyra.distributed import local_batch_size
+from lyra.encode import CodedInputs
 from lyra.errors import TrainingDiverged
 from lyra.train import EncodedSet, FitResult, fit, seed_everything
 
 log = logging.getLogger(__name__)
+
+
+def _tensors(data: EncodedSet) -> dict:
+    """A training set as tensors for the ranks' spec file (``CodedInputs`` as its codes,
+    table and rows: one byte per position, the codes stored once for every set)."""
+    if isinstance(data.x, CodedInputs):
+        return {"codes": data.x.codes, "table": data.x.table, "rows": data.x.rows, "y": data.y}
+    return {"x": data.x, "mask": data.mask, "y": data.y}
+
+
+def _encoded_set(spec: dict) -> EncodedSet:
+    """The training set that ``_tensors`` wrote."""
+    if "codes" in spec:
+        x = CodedInputs(spec["codes"], spec["table"], spec["rows"])
+        return EncodedSet(x, x.mask, spec["y"])
+    return EncodedSet(**spec)
 
 
 def launch_fit(model, build: dict, train, valid, task_type, config, devices: list[torch.device], scratch_dir: Path,
@@ -48,7 +65,7 @@ def launch_fit(model, build: dict, train, valid, task_type, config, devices: lis
     with tempfile.TemporaryDirectory(prefix="ddp-", dir=scratch_dir) as tmp:
         spec = Path(tmp) / "spec.pt"
         result = Path(tmp) / "result.pt"
-        tensorfile.save({"build": build, "weights": model.state_dict(), "train": vars(train), "valid": vars(valid),
+        tensorfile.save({"build": build, "weights": model.state_dict(), "train": _tensors(train), "valid": _tensors(valid),
                          "task_type": task_type, "config": config.to_dict(), "devices": [str(d) for d in devices],
                          "fit_kwargs": {"checkpoint_path": None if checkpoint_path is None else str(checkpoint_path),
                                         "fingerprint": fingerprint, "progress": progress},
@@ -85,7 +102,7 @@ def _run_rank(spec_path: str) -> None:
         kwargs = dict(spec["fit_kwargs"])
         kwargs["progress"] = kwargs["progress"] and rank == 0
         try:
-            result = fit(model, EncodedSet(**spec["train"]), EncodedSet(**spec["valid"]), spec["task_type"], config,
+            result = fit(model, _encoded_set(spec["train"]), _encoded_set(spec["valid"]), spec["task_type"], config,
                          device, **kwargs)
         except TrainingDiverged as error:  # every rank sees the same losses, so all stop here
             if rank == 0:

@@ -26,6 +26,7 @@ from lyra.architectures import build_module
 from lyra.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.devices import select_devices
+from lyra.encode import dense
 from lyra.launch import launch_fit
 from lyra.pairs import fit_pair_ridge, ridge_design, screen_pairs
 from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
@@ -83,7 +84,7 @@ def resolve_pair_head(options: dict, onehot: torch.Tensor, mask: torch.Tensor, y
     if value and "pair_sites" in options:
         raise ValueError("give Lyra either pair_head: true (pairs screened on training rows) or pair_sites, not both")
     if value:
-        options["pair_sites"] = screen_pairs(onehot, mask, y)
+        options["pair_sites"] = screen_pairs(dense(onehot), dense(mask), y)
     return options
 
 

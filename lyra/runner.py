@@ -13,6 +13,7 @@ Every model goes through the same path (``lyra.models``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from lyra.atomic import atomic_path
 from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
-from lyra.encode import one_hot
+from lyra.encode import CodedInputs, code_table, dense, letter_codes, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
@@ -48,7 +49,31 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-class _FoldFit:
+def _table_hash(view: pd.DataFrame) -> str:
+    """SHA-256 of a fold's rows (every column, in order) from pandas' per-row hashes, so
+    the run's fingerprint does not hold the table again as one text."""
+    rows = pd.util.hash_pandas_object(view, index=True).to_numpy()
+    columns = ",".join(map(str, view.columns))
+    return hashlib.sha256(columns.encode() + rows.tobytes()).hexdigest()
+
+
+def _model_inputs(base: str, x, mask) -> tuple:
+    """The networks read features per batch from ``CodedInputs``; ridge and the one-hot
+    linear layer take the full tensors (their fits see every row at once)."""
+    if base in MODULES:
+        return x, mask
+    return dense(x), dense(mask)
+
+
+def _encoded_set(x, mask, targets: torch.Tensor, rows: np.ndarray) -> EncodedSet:
+    """The rows ``rows`` of a fold's inputs (a view of the codes for ``CodedInputs``)."""
+    if isinstance(x, CodedInputs):
+        part = x.subset(rows)
+        return EncodedSet(part, part.mask, targets[rows])
+    return EncodedSet(x[rows], mask[rows], targets[rows])
+
+
+class FoldFit:
     """One fold's encoded rows, target scaler and unfitted model: what training and a
     tuning trial share."""
 
@@ -62,9 +87,11 @@ class _FoldFit:
             self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
         if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
             self.options = {"pair_head": True, **self.options}
-        onehot, self.mask = one_hot(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+        sequences = view["sequence"].tolist()
+        onehot = CodedInputs(letter_codes(sequences, task.alphabet, task.ambiguous),
+                             code_table(task.alphabet, task.ambiguous))  # one byte per position
         self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x = self.encoder(onehot, self.mask, view["id"].tolist(), view["sequence"].tolist())
+        self.x, self.mask = _model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
         if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
@@ -73,9 +100,10 @@ class _FoldFit:
         targets = _training_targets(view, task, self.scaler)
         if self.base in ("lyra", "ridge_pairs"):  # the pair screen sees the training rows only
             train_rows = self.parts["train"]
-            self.options = models.resolve_pair_head(self.options, onehot[train_rows], self.mask[train_rows],
+            train_onehot = onehot.subset(train_rows)
+            self.options = models.resolve_pair_head(self.options, train_onehot, train_onehot.mask,
                                                     targets[train_rows].numpy(), task.task_type)
-        self.sets = {name: EncodedSet(self.x[rows], self.mask[rows], targets[rows]) for name, rows in self.parts.items()}
+        self.sets = {name: _encoded_set(self.x, self.mask, targets, rows) for name, rows in self.parts.items()}
         seed_everything(task.trainer.seed)
         self.model = models.build(self.base, self.x.shape[-1], len(classes) if classes else 1, self.options,
                                   task.task_type)
@@ -88,7 +116,7 @@ def fit_on_rows(rows: pd.DataFrame, task: Task, model_name: str = "lyra", varian
     which ``epoch_callback`` stopped it (None when it ran to the end)."""
     if set(rows["split"]) - {"train", "valid"}:
         raise ValueError("fit_on_rows takes train and valid rows only")
-    fold_fit = _FoldFit(rows, task, class_labels(task, rows), model_name, variants)
+    fold_fit = FoldFit(rows, task, class_labels(task, rows), model_name, variants)
     if fold_fit.base in ("ridge", "ridge_pairs"):
         raise ValueError(f"tuning searches the options of a neural model, not {fold_fit.base}")
     report = fold_fit.model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, fold_fit.trainer,
@@ -119,11 +147,11 @@ def train_fold(
     out_dir.mkdir(parents=True, exist_ok=True)
     view = splits.view(prepared, fold, task.split)
     classes = class_labels(task, prepared)
-    fold_fit = _FoldFit(view, task, classes, model_name, variants)
+    fold_fit = FoldFit(view, task, classes, model_name, variants)
     model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
     base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
-                                  task.ambiguous, task.target_transform, encoder.to_dict(), view.to_csv(index=False))
+                                  task.ambiguous, task.target_transform, encoder.to_dict(), _table_hash(view))
     run = f"task {task.name!r}, model {model_name!r}, fold {fold}"
     try:
         report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
@@ -236,8 +264,11 @@ def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int =
     """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
     ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
     id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
-    x, mask = one_hot(sequences, meta["alphabet"], meta["ambiguous"])
-    x = encoder_for(meta.get("encoding"), meta["alphabet"])(x, mask, list(ids or [""] * len(sequences)), sequences)
+    onehot = CodedInputs(letter_codes(sequences, meta["alphabet"], meta["ambiguous"]),
+                         code_table(meta["alphabet"], meta["ambiguous"]))
+    encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
+    x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
+                                                                   sequences))
     outputs = model.predict(x, mask, batch_size, device=select_device(device))
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))

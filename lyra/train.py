@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from lyra import distributed, tensorfile
 from lyra.baselines import fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
+from lyra.encode import dense
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS
 from lyra.model import optimizer_groups
@@ -72,7 +73,8 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
     if skip is None or decoder is None or skip.shape[-1] != 1:
         raise ValueError("trainer.ridge_init needs a one-output Lyra model built with linear_skip=True")
-    x = (train.x * train.mask.unsqueeze(-1).to(train.x.dtype)).float()
+    train_x, train_mask = dense(train.x), dense(train.mask)  # ridge sees every row at once
+    x = (train_x * train_mask.unsqueeze(-1).to(train_x.dtype)).float()
     length = x.shape[1]
     if length > skip.shape[0]:
         raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
@@ -80,7 +82,7 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     if pair_table is None:
         fitted = fit_linear(x.reshape(len(x), -1).numpy(), train.y.numpy().astype(float), "regression")
     else:
-        fitted = fit_pair_ridge(train.x, train.mask, train.y.numpy(), model.pair_sites.tolist())
+        fitted = fit_pair_ridge(train_x, train_mask, train.y.numpy(), model.pair_sites.tolist())
     n_site = length * x.shape[2]
     skip.zero_()
     skip[:length, :, 0] = torch.as_tensor(fitted.coef_[:n_site], dtype=skip.dtype).reshape(length, x.shape[2])
@@ -126,7 +128,8 @@ def precision_context(precision: str, device: torch.device):
 
 @dataclass
 class EncodedSet:
-    """One-hot inputs, their mask and targets (standardised floats or class indices)."""
+    """Inputs (features as a tensor, or ``lyra.encode.CodedInputs``: one byte per position,
+    features built per batch), their mask and targets (standardised floats or class indices)."""
 
     x: torch.Tensor
     mask: torch.Tensor
