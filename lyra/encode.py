@@ -288,6 +288,12 @@ def dense(values) -> torch.Tensor:
     return values if isinstance(values, torch.Tensor) else values[:]
 
 
+def coded_inputs(seqs: Sequence[str], alphabet: str, ambiguous: str = "error",
+                 length: int | None = None) -> CodedInputs:
+    """Normalised sequences as ``CodedInputs``: one byte per position, features per batch."""
+    return CodedInputs(letter_codes(seqs, alphabet, ambiguous, length), code_table(alphabet, ambiguous))
+
+
 def one_hot(
     seqs: Sequence[str],
     alphabet: str,
@@ -302,7 +308,7 @@ def one_hot(
     (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``). The full tensor:
     ``CodedInputs`` holds the same at one byte per position.
     """
-    inputs = CodedInputs(letter_codes(seqs, alphabet, ambiguous, length), code_table(alphabet, ambiguous))
+    inputs = coded_inputs(seqs, alphabet, ambiguous, length)
     return dense(inputs), dense(inputs.mask)
 
 

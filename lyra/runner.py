@@ -29,7 +29,7 @@ from lyra.atomic import atomic_path
 from lyra.config import Task
 from lyra.data import class_labels
 from lyra.devices import select_device
-from lyra.encode import CodedInputs, code_table, dense, letter_codes, one_hot
+from lyra.encode import CodedInputs, coded_inputs, dense, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.features import encoder_for
 from lyra.train import EncodedSet, run_fingerprint, seed_everything
@@ -88,8 +88,7 @@ class FoldFit:
         if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
             self.options = {"pair_head": True, **self.options}
         sequences = view["sequence"].tolist()
-        onehot = CodedInputs(letter_codes(sequences, task.alphabet, task.ambiguous),
-                             code_table(task.alphabet, task.ambiguous))  # one byte per position
+        onehot = coded_inputs(sequences, task.alphabet, task.ambiguous)  # one byte per position
         self.encoder = encoder_for(task.encoding, task.alphabet)
         self.x, self.mask = _model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
         if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
@@ -264,8 +263,7 @@ def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int =
     """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
     ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
     id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
-    onehot = CodedInputs(letter_codes(sequences, meta["alphabet"], meta["ambiguous"]),
-                         code_table(meta["alphabet"], meta["ambiguous"]))
+    onehot = coded_inputs(sequences, meta["alphabet"], meta["ambiguous"])
     encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
     x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
                                                                    sequences))
