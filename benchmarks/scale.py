@@ -1,17 +1,21 @@
 """Peak memory and time per step of Lyra training and prediction as the data set grows.
 
 For each point (n sequences of length L) a random DNA data set is written as a CSV (the
-format a user gives), then a fresh Python process per phase loads it through the real
-reader (``lyra.data.load_records``, ``lyra.splits``, ``lyra.runner``'s fold encoding) and
+format a user gives), then a fresh Python process per phase runs, as the workflow's jobs do:
 
-- train: runs the first ``--steps`` training steps (``lyra.train.train_epoch`` on the
-  first ``steps x batch`` rows of the epoch's shuffled order);
-- predict: predicts ``--steps`` batches (``lyra.train.predict_outputs``).
+- prepare: the user's CSV through the real reader (``lyra.data.load_records``) and
+  ``lyra.splits.assign`` into ``prepared.tsv`` (rule prepare);
+- train: ``prepared.tsv`` read as a training job reads it (``lyra.results.read_prepared_coded``:
+  one byte per position), the fold encoded (``lyra.runner.FoldFit``), then the first
+  ``--steps`` training steps (``lyra.train.train_epoch`` on the first ``steps x batch`` rows
+  of the epoch's shuffled order);
+- predict: the same load, then ``--steps`` batches predicted (``lyra.train.predict_outputs``).
 
 Each process reports its peak resident memory (``resource.getrusage``, the whole
 process: Python, torch, the reader, the data and the model) and the seconds per step.
-The target (issue 33, docs/performance.md): peak <= 1.5 GB + 1 byte per position of the
-data set at 10^6 x 1,000 and 10^4 x 65,536.
+The target (docs/performance.md): the training job's peak (load + 200 steps) <= 1.5 GB +
+1 byte per position of the data set at 10^6 x 1,000 and 10^4 x 65,536. The prepare job
+holds the sequences as text and is reported beside it.
 
     python benchmarks/scale.py                  # quick: 10^4 x 1,000 and 10^4 x 1,024..4,096
     python benchmarks/scale.py --full           # n 10^4..10^6 at L 1,000; L 1,024..65,536 at n 10^4
@@ -69,22 +73,26 @@ def _task(csv: Path):
 
 
 def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
-    """One phase in this process: load, encode, run ``steps`` steps; peak memory and times."""
+    """One phase in this process: its load, then ``steps`` steps; peak memory and times."""
     import torch
 
     from lyra import splits, train
     from lyra.data import load_records
     from lyra.model import optimizer_groups
+    from lyra.results import read_prepared_coded, write_prepared
     from lyra.runner import FoldFit
 
     torch.set_num_threads(2)
     started = time.perf_counter()
     task = _task(csv)
-    records = load_records(task, csv.parent)
-    prepared = splits.assign(records, task.split, task.name)
-    del records
+    prepared_path = csv.with_suffix(".prepared.tsv")
+    if phase == "prepare":
+        write_prepared(splits.assign(load_records(task, csv.parent), task.split, task.name), prepared_path)
+        return {"phase": phase, "n_steps": 0, "batch": batch, "load_seconds": time.perf_counter() - started,
+                "seconds_per_step": float("nan"), "peak_rss_gb": _peak_gb(), "codes_gb": float("nan")}
+    prepared, inputs = read_prepared_coded(prepared_path, task.alphabet, task.ambiguous)
     view = splits.view(prepared, 0, task.split)
-    fold = FoldFit(view, task, None, "lyra", None)
+    fold = FoldFit(view, task, None, "lyra", None, inputs)
     load_seconds = time.perf_counter() - started
     module = fold.model.module
     config = train.TrainerConfig(batch_size=batch, eval_batch_size=batch, seed=0)
@@ -104,10 +112,14 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
         train.predict_outputs(module, x, x.mask, batch, "cpu")
         n_steps = -(-len(rows) // batch)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     return {"phase": phase, "n_steps": n_steps, "batch": batch, "load_seconds": load_seconds,
-            "seconds_per_step": seconds / max(1, n_steps), "peak_rss_gb": peak / GB,
+            "seconds_per_step": seconds / max(1, n_steps), "peak_rss_gb": _peak_gb(),
             "codes_gb": fold.x.codes.numel() / GB}
+
+
+def _peak_gb() -> float:
+    """This process's peak resident memory (``ru_maxrss`` is in kilobytes on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
 
 
 def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path) -> list[dict]:
@@ -115,7 +127,7 @@ def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path) -> list[d
     write_csv(csv, n, length)
     batch = max(1, tokens // length)
     rows = []
-    for phase in ("train", "predict"):
+    for phase in ("prepare", "train", "predict"):
         out = subprocess.run([sys.executable, __file__, "--worker", str(csv), phase, str(steps), str(batch)],
                              capture_output=True, text=True)
         if out.returncode != 0:
@@ -124,10 +136,11 @@ def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path) -> list[d
         positions = n * length
         result.update(n=n, length=length, positions=positions, csv_gb=csv.stat().st_size / GB,
                       target_gb=1.5 + positions / GB)
-        result["within_target"] = result["peak_rss_gb"] <= result["target_gb"]
+        result["within_target"] = result["peak_rss_gb"] <= result["target_gb"] if phase != "prepare" else None
         rows.append(result)
         print(json.dumps(result), flush=True)
     csv.unlink()
+    csv.with_suffix(".prepared.tsv").unlink()
     return rows
 
 
@@ -143,7 +156,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         sweep = table[table[fixed] == (1_000 if fixed == "length" else 10_000)]
         for phase, rows in sweep.groupby("phase"):
             rows = rows.sort_values(axis)
-            ax.plot(rows[axis], rows["peak_rss_gb"], "o-", label=f"Lyra {phase}: peak RSS")
+            ax.plot(rows[axis], rows["peak_rss_gb"], "o-", label=f"{phase} job: peak RSS")
         if len(sweep):
             targets = sweep.drop_duplicates(axis).sort_values(axis)
             ax.plot(targets[axis], targets["target_gb"], "k--", label="target 1.5 GB + 1 B/position")

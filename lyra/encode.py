@@ -179,19 +179,21 @@ def _row_chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
     return bounds
 
 
+PAD = 0  # the code of a padding position: no letter has byte 0
+
+
 def letter_codes(
     seqs: Sequence[str],
     alphabet: str,
     ambiguous: str = "error",
     length: int | None = None,
 ) -> torch.Tensor:
-    """Normalised sequences as letter indices, one byte per position: uint8 (n, L) with
-    ``i`` for the alphabet's letter ``i``, ``A`` for an ambiguity code and ``A + 1`` for
-    padding (right-padded to the longest sequence or to ``length``). Encoded in chunks of
-    rows, so nothing larger than the result is held."""
+    """Normalised sequences as one byte per position: uint8 (n, L) holding each letter's
+    ASCII code (ambiguity codes too, so ``decode_codes`` gives the sequences back exactly)
+    and ``PAD`` (0) past each sequence's end (right-padded to the longest sequence or to
+    ``length``). Encoded in chunks of rows, so nothing larger than the result is held."""
     _check_policy(ambiguous)
     alpha = get_alphabet(alphabet)
-    n_channels = len(alpha.letters)
     seqs = list(seqs)
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     longest = int(lengths.max()) if len(seqs) else 0
@@ -199,9 +201,7 @@ def letter_codes(
     if longest > width:
         raise ValueError(f"a sequence has length {longest}, longer than length={width}")
     category_of = _category_table(alpha)
-    row_of = np.full(256, n_channels, dtype=np.uint8)  # ambiguity codes: row A
-    row_of[np.frombuffer(alpha.letters.encode(), dtype=np.uint8)] = np.arange(n_channels)
-    codes = np.full((len(seqs), width), n_channels + 1, dtype=np.uint8)
+    codes = np.empty((len(seqs), width), dtype=np.uint8)  # pages filled block by block
     for first, last in _row_chunks(lengths):
         chars, _ = _codepoints(seqs[first:last])
         category = np.where(chars < 256, category_of[np.minimum(chars, 255)], _INVALID)
@@ -215,20 +215,29 @@ def letter_codes(
                 f"with ambiguous={ambiguous!r}; run normalise_sequences first"
             )
         block = codes[first:last]
-        block[np.arange(width)[None, :] < lengths[first:last, None]] = row_of[chars]
+        block.fill(PAD)
+        block[np.arange(width)[None, :] < lengths[first:last, None]] = chars.astype(np.uint8)
     return torch.from_numpy(codes)
 
 
+def decode_codes(codes: torch.Tensor) -> list[str]:
+    """The sequences of ``letter_codes`` rows (n, L), padding removed."""
+    array = np.ascontiguousarray(codes.numpy())
+    lengths = np.count_nonzero(array != PAD, axis=1)
+    return [row[:n].tobytes().decode("ascii") for row, n in zip(array, lengths)]
+
+
 def code_table(alphabet: str, ambiguous: str = "error") -> torch.Tensor:
-    """(A + 2, A) float32: the one-hot vector of each letter index of ``letter_codes``;
-    the ambiguity row is zero (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``),
-    the padding row zero."""
+    """(256, A) float32: the one-hot vector of each byte of ``letter_codes``; an ambiguity
+    code's row is zero (``ambiguous="zero"``) or 1/A everywhere (``"uniform"``), padding's
+    and every other byte's zero."""
     _check_policy(ambiguous)
-    n_channels = len(get_alphabet(alphabet).letters)
-    table = np.zeros((n_channels + 2, n_channels), dtype=np.float32)
-    table[:n_channels] = np.eye(n_channels, dtype=np.float32)
+    alpha = get_alphabet(alphabet)
+    n_channels = len(alpha.letters)
+    table = np.zeros((256, n_channels), dtype=np.float32)
+    table[np.frombuffer(alpha.letters.encode(), dtype=np.uint8)] = np.eye(n_channels, dtype=np.float32)
     if ambiguous == "uniform":
-        table[n_channels] = 1.0 / n_channels
+        table[np.frombuffer(alpha.ambiguous.encode(), dtype=np.uint8)] = 1.0 / n_channels
     return torch.from_numpy(table)
 
 
@@ -241,7 +250,6 @@ class CodedInputs:
 
     def __init__(self, codes: torch.Tensor, table: torch.Tensor, rows: torch.Tensor | None = None):
         self.codes, self.table, self.rows = codes, table, rows
-        self.padding = table.shape[0] - 1
         self.shape = (len(codes) if rows is None else len(rows), codes.shape[1], table.shape[1])
         self.mask = _CodedMask(self)
 
@@ -249,7 +257,7 @@ class CodedInputs:
         return self.shape[0]
 
     def letters(self, key) -> torch.Tensor:
-        """The letter indices of rows (and positions) ``key``."""
+        """The codes of rows (and positions) ``key``."""
         if self.rows is None:
             return self.codes[key]
         if isinstance(key, tuple):
@@ -265,8 +273,17 @@ class CodedInputs:
         return CodedInputs(self.codes, self.table, rows if self.rows is None else self.rows[rows])
 
     def with_table(self, table: torch.Tensor) -> "CodedInputs":
-        """The same rows read through another (A + 2, E) table (features of each letter)."""
+        """The same rows read through another (256, E) table (features of each letter)."""
         return CodedInputs(self.codes, table, self.rows)
+
+    def sequences(self, rows=slice(None)) -> list[str]:
+        """The sequences of rows ``rows`` (all by default) as text."""
+        return decode_codes(self.letters(rows))
+
+    def lengths(self, block: int = 8_192) -> np.ndarray:
+        """(n,) the length of each row's sequence, counted a block of rows at a time."""
+        return np.concatenate([np.count_nonzero(self.letters(slice(start, start + block)).numpy() != PAD, axis=1)
+                               for start in range(0, len(self), block)] or [np.zeros(0, dtype=np.int64)])
 
 
 class _CodedMask:
@@ -279,7 +296,7 @@ class _CodedMask:
         return self.shape[0]
 
     def __getitem__(self, key) -> torch.Tensor:
-        return self.inputs.letters(key) != self.inputs.padding
+        return self.inputs.letters(key) != PAD
 
 
 def dense(values) -> torch.Tensor:

@@ -146,17 +146,18 @@ class Encoder:
         """Whether every part is a map of the letter alone (no embeddings from a file)."""
         return all(isinstance(part, str) or "aaindex" in part for part in self.encoding)
 
-    def features(self, onehot: CodedInputs, ids: list[str], sequences: list[str]):
+    def features(self, onehot: CodedInputs, ids: list[str]):
         """(features, mask) of the rows of ``onehot`` (``lyra.encode.CodedInputs``): still one
         byte per position when the encoding is per letter (the features of each letter
-        index as its table), else the full tensors (embeddings are read per row)."""
+        code as its table), else the full tensors (embeddings are read per row, by id or by
+        the sequences the codes spell)."""
         if self.per_letter:
             table = onehot.table
             features = onehot.with_table(self(table[:, None, :], torch.ones(len(table), 1, dtype=torch.bool),
                                               [""] * len(table), [""] * len(table))[:, 0].contiguous())
             return features, features.mask
         mask = dense(onehot.mask)
-        return self(dense(onehot), mask, ids, sequences), mask
+        return self(dense(onehot), mask, ids, onehot.sequences()), mask
 
     def to_dict(self) -> list:
         return list(self.encoding)

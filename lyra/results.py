@@ -16,9 +16,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from lyra.atomic import atomic_path
 from lyra.config import Task
+from lyra.encode import PAD, CodedInputs, code_table, letter_codes
 from lyra.metrics import evaluate_predictions, undefined_value
 
 _TEXT_COLUMNS = {"id": str, "sequence": str, "label": str, "group": str, "split": str}
@@ -27,6 +29,34 @@ _TEXT_COLUMNS = {"id": str, "sequence": str, "label": str, "group": str, "split"
 def read_prepared(path: str | Path) -> pd.DataFrame:
     """A prepared table; text columns stay text (an empty split or group is '')."""
     return pd.read_csv(path, sep="\t", dtype=_TEXT_COLUMNS, keep_default_na=False)
+
+
+def read_prepared_coded(path: str | Path, alphabet: str, ambiguous: str,
+                        letters: int = 1 << 24) -> tuple[pd.DataFrame, CodedInputs]:
+    """A prepared table without its sequence column, and the sequences as
+    ``lyra.encode.CodedInputs`` (one byte per position), read about ``letters`` letters at
+    a time so the text of every sequence is never held at once."""
+    tables, blocks = [], []
+    with pd.read_csv(path, sep="\t", dtype=_TEXT_COLUMNS, keep_default_na=False, iterator=True) as reader:
+        rows = 256
+        while True:
+            try:
+                chunk = reader.get_chunk(rows)
+            except StopIteration:
+                break
+            sequences = chunk.pop("sequence").tolist()
+            rows = max(1, letters * len(sequences) // max(1, sum(map(len, sequences))))
+            blocks.append(letter_codes(sequences, alphabet, ambiguous))
+            tables.append(chunk)
+    width = max(codes.shape[1] for codes in blocks)
+    codes = torch.empty((sum(map(len, blocks)), width), dtype=torch.uint8)  # pages filled as blocks are freed
+    start = 0
+    for _ in range(len(blocks)):
+        part = blocks.pop(0)
+        codes[start:start + len(part), :part.shape[1]] = part
+        codes[start:start + len(part), part.shape[1]:] = PAD
+        start += len(part)
+    return pd.concat(tables, ignore_index=True), CodedInputs(codes, code_table(alphabet, ambiguous))
 
 
 def write_prepared(table: pd.DataFrame, path: str | Path) -> None:
@@ -54,8 +84,18 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 
 
-def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
-    write_table(frame, path)
+def write_predictions(frame: pd.DataFrame, path: str | Path, inputs: CodedInputs | None = None,
+                      block: int = 65_536) -> None:
+    """A predictions table; with ``inputs`` (the rows' sequences as ``CodedInputs``) the
+    sequence column is decoded and written ``block`` rows at a time, as the second column."""
+    if inputs is None:
+        write_table(frame, path)
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        for start in range(0, max(len(frame), 1), block):
+            part = frame.iloc[start:start + block].copy()
+            part.insert(1, "sequence", inputs.sequences(slice(start, start + block)))
+            part.to_csv(handle, sep="\t", index=False, header=start == 0, float_format="%.9g")
 
 
 def read_json(path: str | Path) -> dict:

@@ -49,12 +49,15 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _table_hash(view: pd.DataFrame) -> str:
-    """SHA-256 of a fold's rows (every column, in order) from pandas' per-row hashes, so
-    the run's fingerprint does not hold the table again as one text."""
-    rows = pd.util.hash_pandas_object(view, index=True).to_numpy()
-    columns = ",".join(map(str, view.columns))
-    return hashlib.sha256(columns.encode() + rows.tobytes()).hexdigest()
+def _table_hash(view: pd.DataFrame, inputs: CodedInputs, block: int = 65_536) -> str:
+    """SHA-256 of a fold's rows: every column but the sequence (pandas' per-row hashes) and
+    the sequences' one-byte codes, a block of rows at a time."""
+    rows = pd.util.hash_pandas_object(view.drop(columns="sequence", errors="ignore"), index=True).to_numpy()
+    digest = hashlib.sha256(",".join(map(str, view.columns.drop("sequence", errors="ignore"))).encode()
+                            + rows.tobytes())
+    for start in range(0, len(inputs), block):
+        digest.update(inputs.letters(slice(start, start + block)).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _model_inputs(base: str, x, mask) -> tuple:
@@ -78,19 +81,23 @@ class FoldFit:
     tuning trial share."""
 
     def __init__(self, view: pd.DataFrame, task: Task, classes: list[str] | None, model_name: str,
-                 variants: dict | None):
+                 variants: dict | None, inputs: CodedInputs | None = None):
+        """``inputs``: the rows' sequences as ``lyra.encode.CodedInputs`` (then ``view`` needs
+        no sequence column; see ``lyra.results.read_prepared_coded``); by default encoded
+        from ``view``'s."""
         seed_everything(task.trainer.seed)
+        if inputs is None:
+            inputs = coded_inputs(view["sequence"].tolist(), task.alphabet, task.ambiguous)
+        self.inputs = inputs  # one byte per position
         self.base, self.options = task.model_options(model_name, variants)
         self.trainer, self.position_aware = task.trainer, False
         if self.base == "lyra":
-            lengths = view["sequence"].str.len().to_numpy()
+            lengths = inputs.lengths()
             self.options, self.position_aware = models.resolve_position_aware(self.options, lengths, task.task_type)
         if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
             self.options = {"pair_head": True, **self.options}
-        sequences = view["sequence"].tolist()
-        onehot = coded_inputs(sequences, task.alphabet, task.ambiguous)  # one byte per position
         self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x, self.mask = _model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
+        self.x, self.mask = _model_inputs(self.base, *self.encoder.features(inputs, view["id"].tolist()))
         if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
@@ -99,7 +106,7 @@ class FoldFit:
         targets = _training_targets(view, task, self.scaler)
         if self.base in ("lyra", "ridge_pairs"):  # the pair screen sees the training rows only
             train_rows = self.parts["train"]
-            train_onehot = onehot.subset(train_rows)
+            train_onehot = inputs.subset(train_rows)
             self.options = models.resolve_pair_head(self.options, train_onehot, train_onehot.mask,
                                                     targets[train_rows].numpy(), task.task_type)
         self.sets = {name: _encoded_set(self.x, self.mask, targets, rows) for name, rows in self.parts.items()}
@@ -132,8 +139,13 @@ def train_fold(
     device: str | None = None,
     progress: bool = True,
     variants: dict | None = None,
+    inputs: CodedInputs | None = None,
 ) -> dict:
     """Train ``model_name`` on fold ``fold`` of ``prepared`` and write its outputs to ``out_dir``.
+
+    ``inputs``: the sequences of ``prepared``'s rows as ``CodedInputs`` when ``prepared``
+    holds no sequence column (``lyra.results.read_prepared_coded``: one byte per position
+    instead of the text); the predictions file gets them back as text, block by block.
 
     ``variants`` defines named model variants (see ``Task.model_options``). The
     Transformer's ``max_len``, and Lyra's when a position-specific option is on, default
@@ -146,11 +158,11 @@ def train_fold(
     out_dir.mkdir(parents=True, exist_ok=True)
     view = splits.view(prepared, fold, task.split)
     classes = class_labels(task, prepared)
-    fold_fit = FoldFit(view, task, classes, model_name, variants)
+    fold_fit = FoldFit(view, task, classes, model_name, variants, inputs)
     model, x, mask, encoder = fold_fit.model, fold_fit.x, fold_fit.mask, fold_fit.encoder
     base, options, parts, scaler, trainer = fold_fit.base, fold_fit.options, fold_fit.parts, fold_fit.scaler, fold_fit.trainer
     fingerprint = run_fingerprint(model_name, options, trainer.to_dict(), task.task_type, task.alphabet,
-                                  task.ambiguous, task.target_transform, encoder.to_dict(), _table_hash(view))
+                                  task.ambiguous, task.target_transform, encoder.to_dict(), _table_hash(view, fold_fit.inputs))
     run = f"task {task.name!r}, model {model_name!r}, fold {fold}"
     try:
         report = model.fit(fold_fit.sets["train"], fold_fit.sets["valid"], task.task_type, trainer,
@@ -184,11 +196,11 @@ def train_fold(
     }
     tensorfile.save({**metadata, **model.state()}, out_dir / "model.pt")
 
-    predictions = view[["id", "sequence", "split"]].copy()
+    predictions = view[["id", "split"]].copy()
     predictions["fold"] = fold
     predictions["y_true"] = view["target"].to_numpy()
     _add_outputs(predictions, outputs, task.task_type, classes, scaler)
-    results.write_predictions(predictions, out_dir / "predictions.tsv")
+    results.write_predictions(predictions, out_dir / "predictions.tsv", fold_fit.inputs)
     summary = {"model": model_name, "fold": fold, "n_train": len(parts["train"]), "n_valid": len(parts["valid"]),
                "n_test": len(parts["test"]), "device": report.device, "n_parameters": model.n_parameters(),
                "best_epoch": report.best_epoch, "best_valid_score": _finite_or_none(report.best_score)}
@@ -265,8 +277,7 @@ def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int =
     id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
     onehot = coded_inputs(sequences, meta["alphabet"], meta["ambiguous"])
     encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
-    x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
-                                                                   sequences))
+    x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences))))
     outputs = model.predict(x, mask, batch_size, device=select_device(device))
     frame = pd.DataFrame(index=range(len(sequences)))
     _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))

@@ -12,6 +12,7 @@ from lyra.encode import CodedInputs, code_table, dense, letter_codes, normalise_
 from lyra.errors import LyraInputError
 from lyra.features import encoder_for
 from lyra.model import Lyra
+from lyra.results import read_prepared, read_prepared_coded, write_predictions, write_prepared
 from lyra.runner import load_model, predict_sequences, train_fold
 from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs
 from lyra.transforms import TargetScaler
@@ -60,7 +61,7 @@ def test_per_letter_features_equal_the_features_of_the_full_one_hot():
     seqs = ["MKV", "AWYLLC"]
     onehot = CodedInputs(letter_codes(seqs, "protein"), code_table("protein"))
     encoder = encoder_for(["onehot", "blosum62"], "protein")
-    features, mask = encoder.features(onehot, ["a", "b"], seqs)
+    features, mask = encoder.features(onehot, ["a", "b"])
     assert isinstance(features, CodedInputs)
     full = encoder(dense(onehot), dense(onehot.mask), ["a", "b"], seqs)
     torch.testing.assert_close(dense(features), full, rtol=0, atol=1e-6)
@@ -141,3 +142,51 @@ def test_a_fold_keeps_codes_and_predicts_as_the_full_one_hot(tmp_path):
                                rtol=1e-6, atol=1e-6)
     again = predict_sequences(model, meta, seqs, batch_size=9)
     np.testing.assert_allclose(again["y_pred"], predictions["y_pred"], rtol=1e-6, atol=1e-6)
+
+
+def test_codes_spell_the_sequences_back_ambiguity_codes_included():
+    seqs = ["ACGTN", "RY", "G"]
+    inputs = CodedInputs(letter_codes(seqs, "dna", "zero"), code_table("dna", "zero"))
+    assert inputs.sequences() == seqs
+    assert inputs.subset([2, 0]).sequences() == ["G", "ACGTN"]
+    assert inputs.lengths(block=2).tolist() == [5, 2, 1]
+
+
+def test_prepared_table_read_as_codes_equals_the_text_read(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGTN"), size=rng.integers(1, 30))) for _ in range(200)]
+    prepared = pd.DataFrame({"id": [f"s{i}" for i in range(200)], "sequence": seqs,
+                             "target": rng.normal(size=200), "group": "", "fold": 0, "split": "train"})
+    path = tmp_path / "prepared.tsv"
+    write_prepared(prepared, path)
+    text = read_prepared(path)
+    table, inputs = read_prepared_coded(path, "dna", "uniform", letters=64)  # many small blocks
+    pd.testing.assert_frame_equal(table, text.drop(columns="sequence"))
+    assert inputs.sequences() == text["sequence"].tolist()
+    np.testing.assert_array_equal(dense(inputs).numpy(), _one_hot_by_hand(seqs, "ACGT", 0.25)[0])
+
+
+def test_predictions_written_from_codes_equal_those_written_from_text(tmp_path):
+    seqs = ["ACGT", "GG", "TTTAC"] * 30
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(90)], "sequence": seqs, "split": "test", "fold": 0,
+                          "y_true": np.linspace(0, 1, 90), "y_pred": np.linspace(1, 0, 90) / 3})
+    write_predictions(frame, tmp_path / "text.tsv")
+    inputs = CodedInputs(letter_codes(seqs, "dna"), code_table("dna"))
+    write_predictions(frame.drop(columns="sequence"), tmp_path / "codes.tsv", inputs, block=7)
+    assert (tmp_path / "codes.tsv").read_bytes() == (tmp_path / "text.tsv").read_bytes()
+
+
+def test_a_fold_trained_from_codes_writes_what_the_text_route_writes(tmp_path):
+    seqs, y = _dataset(60, 5)
+    prepared = pd.DataFrame({"id": [f"s{i}" for i in range(60)], "sequence": seqs, "target": y.numpy() + 1.0,
+                             "group": "", "fold": 0, "split": ["train"] * 40 + ["valid"] * 10 + ["test"] * 10})
+    config = {"model": {"d_model": 8, "d_state": 4, "position_aware": "auto"},
+              "trainer": {"epochs": 2, "batch_size": 16},
+              "tasks": {"toy": {"input": {"format": "csv", "path": "toy.csv"}, "alphabet": "dna",
+                                "task_type": "regression", "split": {"scheme": "column", "column": "split"}}}}
+    task = task_from_config(config, "toy")
+    write_prepared(prepared, tmp_path / "prepared.tsv")
+    train_fold(read_prepared(tmp_path / "prepared.tsv"), task, 0, tmp_path / "text", "lyra", progress=False)
+    table, inputs = read_prepared_coded(tmp_path / "prepared.tsv", "dna", "error")
+    train_fold(table, task, 0, tmp_path / "codes", "lyra", progress=False, inputs=inputs)
+    assert (tmp_path / "codes/predictions.tsv").read_bytes() == (tmp_path / "text/predictions.tsv").read_bytes()

@@ -11,7 +11,7 @@ import torch
 
 from lyra.config import Task
 from lyra.errors import exit_on_input_error
-from lyra.results import read_json, read_prepared, write_json
+from lyra.results import read_json, read_prepared_coded, write_json
 from lyra.runner import train_fold
 from lyra.tuning import apply_settings
 
@@ -28,14 +28,16 @@ if snakemake.params.seed_offset:
 tuned = read_json(snakemake.input.tuned[0]) if snakemake.input.tuned else None
 if tuned:
     task = apply_settings(task, tuned["settings"])
+prepared, inputs = read_prepared_coded(snakemake.input.prepared, task.alphabet, task.ambiguous)  # 1 byte per position
 summary = train_fold(
-    read_prepared(snakemake.input.prepared),
+    prepared,
     task,
     snakemake.params.fold,
     Path(snakemake.output.model).parent,
     model_name=snakemake.wildcards.model,
     progress=False,
     variants=snakemake.params.variants,
+    inputs=inputs,
 )
 if tuned:
     summary["tuned"] = {"settings": tuned["settings"], "valid_value": tuned["value"], "from": snakemake.input.tuned[0]}
