@@ -17,6 +17,7 @@ import pandas as pd
 
 from lyra.atomic import atomic_path
 from lyra.results import read_json
+from lyra.summary import select_on_validation
 
 MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "ridge_pairs": "ridge_pairs (one-hot + pairs)", "cnn": "CNN", "transformer": "Transformer",
                "onehot_linear": "One-Hot linear"}
@@ -64,6 +65,25 @@ def _reference(row: dict, value: str, name: str) -> str:
     if pd.isna(row.get(value)):
         return ""
     return f"{_number(row[value])} ({row.get(name)})"
+
+
+def lyra_behind(summary: pd.DataFrame) -> list[str]:
+    """One line per row where the Lyra network's test value is worse than another model's:
+    the task, the set, and the best model on that row's test rows (by the metric's own
+    direction) with both values."""
+    others = [m for m in model_columns(summary) if m != "lyra"]
+    if "lyra" not in summary.columns or not others:
+        return []
+    lines = []
+    for row in summary.to_dict("records"):
+        scored = {m: row[m] for m in others if not pd.isna(row.get(m))}
+        best = select_on_validation(scored, row["metric"])  # here: the best on test, to state where Lyra is behind
+        if best is None or pd.isna(row.get("lyra")) or row["lyra"] == scored[best]:
+            continue
+        if select_on_validation({"lyra": row["lyra"], best: scored[best]}, row["metric"]) == best:
+            lines.append(f"- {row['task']} ({row['set']}): Lyra {_number(row['lyra'])}, "
+                         f"{MODEL_NAMES.get(best, best)} {_number(scored[best])}")
+    return lines
 
 
 def run_stamp(results_dir: str | Path) -> dict:
@@ -121,6 +141,11 @@ def render(summary: pd.DataFrame, stamp: dict, generated: str) -> str:
                  _reference(row, "published_best", "published_best_model"),
                  _reference(row, "baseline", "baseline_model")]
         lines.append("| " + " | ".join(cells) + " |")
+    behind = lyra_behind(summary)
+    if behind:
+        lines += ["", "## Where the Lyra network is behind", "",
+                  f"On {len(behind)} of {len(summary)} rows another model's test value is better than the Lyra "
+                  "network's (the Lyra column is always the trained network):", "", *behind]
     return "\n".join(lines) + "\n"
 
 

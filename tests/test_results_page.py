@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from lyra.cli import main
-from lyra.results_page import model_columns, other_columns, run_stamp
+from lyra.results_page import lyra_behind, model_columns, other_columns, run_stamp
 
 
 def _summary() -> pd.DataFrame:
@@ -52,3 +52,18 @@ def test_the_page_renders_the_summary_and_the_runs_stamp(tmp_path):
     assert "- commit: abc123" in page and "2031-01-02T03:04:05+00:00" in page and "Linux-x86_64" in page
     assert "2.0 min of Snakemake jobs (2 jobs" in page
     assert run_stamp(results)["job_seconds"] == 120.0
+
+
+def test_rows_where_lyra_is_behind_are_listed_by_the_metrics_direction():
+    summary = pd.DataFrame([
+        {"task": "a", "set": "test", "metric": "spearman", "lyra": 0.6, "lyra_headline": "test",
+         "ridge": 0.7, "ridge_headline": "test", "ridge_pairs": 0.65, "ridge_pairs_headline": "test"},
+        {"task": "b", "set": "test", "metric": "spearman", "lyra": 0.8, "lyra_headline": "test",
+         "ridge": 0.7, "ridge_headline": "test", "ridge_pairs": None, "ridge_pairs_headline": "test"},
+        {"task": "c", "set": "test", "metric": "mse", "lyra": 2.0, "lyra_headline": "test",
+         "ridge": 1.0, "ridge_headline": "test", "ridge_pairs": 3.0, "ridge_pairs_headline": "test"},
+        {"task": "d", "set": "test", "metric": "mse", "lyra": 0.5, "lyra_headline": "test",
+         "ridge": 1.0, "ridge_headline": "test", "ridge_pairs": 3.0, "ridge_pairs_headline": "test"},
+    ])
+    assert lyra_behind(summary) == ["- a (test): Lyra 0.600, one-hot ridge 0.700",
+                                    "- c (test): Lyra 2.000, one-hot ridge 1.000"]
