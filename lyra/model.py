@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from scipy.fft import next_fast_len
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ["Lyra", "PGC", "S4D", "masked_mean", "masked_max", "optimizer_groups", "sinusoidal_positions"]
 
@@ -320,6 +321,10 @@ def _linear(d_in: int, d_out: int) -> nn.Linear:
 POSITION_EMBEDDINGS = (None, "learned", "sinusoidal")
 SUBSTITUTION_CHUNK_ELEMENTS = 2**24  # Lyra.substitution_outputs: mutants x length x 2 d_model per step
 READOUTS = ("pool", "flatten")
+# a training batch of at least this many positions (batch x length) recomputes each layer's
+# activations in the backward pass instead of holding them: the same numbers, about a third
+# more compute, and the memory of one layer's activations instead of all of them
+CHECKPOINT_POSITIONS = 1 << 16
 
 
 class Lyra(nn.Module):
@@ -469,8 +474,15 @@ class Lyra(nn.Module):
         self._check_length(length)
         h = self._local(x, mask)
         for norm, s4d in zip(self.s4d_norms, self.s4d_layers):
-            h = h + self.dropout(s4d(norm(h), mask))
+            h = h + self.dropout(self._layer(lambda h, mask: s4d(norm(h), mask), h, mask))
         return self._readout(h, x, mask)
+
+    def _layer(self, layer, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """``layer(h, mask)``, recomputed in the backward pass for a long training batch
+        (``CHECKPOINT_POSITIONS``)."""
+        if self.training and torch.is_grad_enabled() and h.shape[0] * h.shape[1] >= CHECKPOINT_POSITIONS:
+            return checkpoint(layer, h, mask, use_reentrant=False)
+        return layer(h, mask)
 
     def _local(self, x: torch.Tensor, mask: torch.Tensor | None, start: int = 0) -> torch.Tensor:
         """Encoder, positions and PGC blocks: the layers before the S4D ones, each of which
@@ -485,7 +497,7 @@ class Lyra(nn.Module):
         elif self.position_embedding == "sinusoidal":
             h = h + self.position_scale * sinusoidal_positions(stop, h.shape[-1], h.device, h.dtype)[start:]
         for pgc in self.pgc_layers:
-            h = h + pgc(h, mask) if self.pgc_residual else pgc(h, mask)
+            h = h + self._layer(pgc, h, mask) if self.pgc_residual else self._layer(pgc, h, mask)
         return h
 
     def _readout(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -445,3 +445,31 @@ def test_substitution_outputs_refuse_several_s4d_layers_and_training_mode():
     with pytest.raises(ValueError, match="eval mode"):
         Lyra(20, 1, d_model=8, d_state=4).train().substitution_outputs(x, torch.eye(20), torch.tensor([0]),
                                                                        torch.tensor([1]))
+
+
+def test_a_long_training_batch_recomputes_layers_with_the_same_gradients(monkeypatch):
+    from lyra import model as model_module
+
+    torch.manual_seed(0)
+    net = Lyra(4, 1, d_model=8, d_state=8, dropout=0.2)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 300)), 4).float()
+    mask = torch.ones(2, 300, dtype=torch.bool)
+    mask[1, 250:] = False
+
+    def step(threshold):
+        monkeypatch.setattr(model_module, "CHECKPOINT_POSITIONS", threshold)
+        net.zero_grad()
+        saved = []
+        torch.manual_seed(1)  # the same dropout masks
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            out = net(x, mask)
+        out.square().sum().backward()
+        return out.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}, sum(saved)
+
+    net.train()
+    out_held, grads_held, saved_held = step(10**9)
+    out_recomputed, grads_recomputed, saved_recomputed = step(600)  # 2 x 300 positions: recomputed
+    torch.testing.assert_close(out_recomputed, out_held, rtol=0, atol=0)
+    for name, grad in grads_held.items():
+        torch.testing.assert_close(grads_recomputed[name], grad, rtol=1e-6, atol=1e-7, msg=name)
+    assert saved_recomputed < saved_held / 2
