@@ -280,10 +280,16 @@ class CodedInputs:
         """The sequences of rows ``rows`` (all by default) as text."""
         return decode_codes(self.letters(rows))
 
-    def lengths(self, block: int = 8_192) -> np.ndarray:
+    def blocks(self, letters: int | None = None) -> list[slice]:
+        """Consecutive row ranges of about ``letters`` positions each (``_CHUNK_LETTERS`` by
+        default; at least one row), for work over every row that holds one block at a time."""
+        rows = max(1, (letters or _CHUNK_LETTERS) // max(1, self.shape[1]))
+        return [slice(start, start + rows) for start in range(0, len(self), rows)]
+
+    def lengths(self) -> np.ndarray:
         """(n,) the length of each row's sequence, counted a block of rows at a time."""
-        return np.concatenate([np.count_nonzero(self.letters(slice(start, start + block)).numpy() != PAD, axis=1)
-                               for start in range(0, len(self), block)] or [np.zeros(0, dtype=np.int64)])
+        return np.concatenate([np.count_nonzero(self.letters(rows).numpy() != PAD, axis=1)
+                               for rows in self.blocks()] or [np.zeros(0, dtype=np.int64)])
 
 
 class _CodedMask:

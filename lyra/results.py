@@ -84,18 +84,17 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 
 
-def write_predictions(frame: pd.DataFrame, path: str | Path, inputs: CodedInputs | None = None,
-                      block: int = 65_536) -> None:
+def write_predictions(frame: pd.DataFrame, path: str | Path, inputs: CodedInputs | None = None) -> None:
     """A predictions table; with ``inputs`` (the rows' sequences as ``CodedInputs``) the
-    sequence column is decoded and written ``block`` rows at a time, as the second column."""
+    sequence column is decoded and written a block of rows at a time, as the second column."""
     if inputs is None:
         write_table(frame, path)
         return
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        for start in range(0, max(len(frame), 1), block):
-            part = frame.iloc[start:start + block].copy()
-            part.insert(1, "sequence", inputs.sequences(slice(start, start + block)))
-            part.to_csv(handle, sep="\t", index=False, header=start == 0, float_format="%.9g")
+        for block in inputs.blocks() or [slice(0, 0)]:
+            part = frame.iloc[block].copy()
+            part.insert(1, "sequence", inputs.sequences(block))
+            part.to_csv(handle, sep="\t", index=False, header=block.start == 0, float_format="%.9g")
 
 
 def read_json(path: str | Path) -> dict:

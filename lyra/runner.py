@@ -49,14 +49,14 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _table_hash(view: pd.DataFrame, inputs: CodedInputs, block: int = 65_536) -> str:
+def _table_hash(view: pd.DataFrame, inputs: CodedInputs) -> str:
     """SHA-256 of a fold's rows: every column but the sequence (pandas' per-row hashes) and
     the sequences' one-byte codes, a block of rows at a time."""
     rows = pd.util.hash_pandas_object(view.drop(columns="sequence", errors="ignore"), index=True).to_numpy()
     digest = hashlib.sha256(",".join(map(str, view.columns.drop("sequence", errors="ignore"))).encode()
                             + rows.tobytes())
-    for start in range(0, len(inputs), block):
-        digest.update(inputs.letters(slice(start, start + block)).numpy().tobytes())
+    for block in inputs.blocks():
+        digest.update(inputs.letters(block).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -149,7 +149,8 @@ def test_codes_spell_the_sequences_back_ambiguity_codes_included():
     inputs = CodedInputs(letter_codes(seqs, "dna", "zero"), code_table("dna", "zero"))
     assert inputs.sequences() == seqs
     assert inputs.subset([2, 0]).sequences() == ["G", "ACGTN"]
-    assert inputs.lengths(block=2).tolist() == [5, 2, 1]
+    assert inputs.lengths().tolist() == [5, 2, 1]
+    assert inputs.blocks(letters=10) == [slice(0, 2), slice(2, 4)]  # two rows of width 5 a block
 
 
 def test_prepared_table_read_as_codes_equals_the_text_read(tmp_path, monkeypatch):
@@ -166,13 +167,14 @@ def test_prepared_table_read_as_codes_equals_the_text_read(tmp_path, monkeypatch
     np.testing.assert_array_equal(dense(inputs).numpy(), _one_hot_by_hand(seqs, "ACGT", 0.25)[0])
 
 
-def test_predictions_written_from_codes_equal_those_written_from_text(tmp_path):
+def test_predictions_written_from_codes_equal_those_written_from_text(tmp_path, monkeypatch):
     seqs = ["ACGT", "GG", "TTTAC"] * 30
     frame = pd.DataFrame({"id": [f"s{i}" for i in range(90)], "sequence": seqs, "split": "test", "fold": 0,
                           "y_true": np.linspace(0, 1, 90), "y_pred": np.linspace(1, 0, 90) / 3})
     write_predictions(frame, tmp_path / "text.tsv")
     inputs = CodedInputs(letter_codes(seqs, "dna"), code_table("dna"))
-    write_predictions(frame.drop(columns="sequence"), tmp_path / "codes.tsv", inputs, block=7)
+    monkeypatch.setattr(encode, "_CHUNK_LETTERS", 20)  # blocks of 4 rows of width 5
+    write_predictions(frame.drop(columns="sequence"), tmp_path / "codes.tsv", inputs)
     assert (tmp_path / "codes.tsv").read_bytes() == (tmp_path / "text.tsv").read_bytes()
 
 
