@@ -20,7 +20,7 @@ import torch
 
 from lyra.atomic import atomic_path
 from lyra.config import Task
-from lyra.encode import PAD, CodedInputs, code_table, letter_codes
+from lyra.encode import CodedInputs, code_table, letter_codes
 from lyra.metrics import evaluate_predictions, undefined_value
 
 _TEXT_COLUMNS = {"id": str, "sequence": str, "label": str, "group": str, "split": str}
@@ -31,32 +31,39 @@ def read_prepared(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=_TEXT_COLUMNS, keep_default_na=False)
 
 
-def read_prepared_coded(path: str | Path, alphabet: str, ambiguous: str,
-                        letters: int = 1 << 24) -> tuple[pd.DataFrame, CodedInputs]:
-    """A prepared table without its sequence column, and the sequences as
-    ``lyra.encode.CodedInputs`` (one byte per position), read about ``letters`` letters at
-    a time so the text of every sequence is never held at once."""
-    tables, blocks = [], []
-    with pd.read_csv(path, sep="\t", dtype=_TEXT_COLUMNS, keep_default_na=False, iterator=True) as reader:
+def _sequence_blocks(path: str | Path, letters: int, **read):
+    """The prepared table at ``path`` in blocks of rows of about ``letters`` letters each,
+    with ``read`` passed to ``pandas.read_csv``."""
+    with pd.read_csv(path, sep="\t", dtype=_TEXT_COLUMNS, keep_default_na=False, iterator=True, **read) as reader:
         rows = 256
         while True:
             try:
                 chunk = reader.get_chunk(rows)
             except StopIteration:
-                break
-            sequences = chunk.pop("sequence").tolist()
-            rows = max(1, letters * len(sequences) // max(1, sum(map(len, sequences))))
-            blocks.append(letter_codes(sequences, alphabet, ambiguous))
-            tables.append(chunk)
-    width = max(codes.shape[1] for codes in blocks)
-    codes = torch.empty((sum(map(len, blocks)), width), dtype=torch.uint8)  # pages filled as blocks are freed
+                return
+            n_letters = int(chunk["sequence"].str.len().sum())
+            yield chunk
+            rows = max(1, letters * len(chunk) // max(1, n_letters))
+
+
+def read_prepared_coded(path: str | Path, alphabet: str, ambiguous: str,
+                        letters: int = 1 << 24) -> tuple[pd.DataFrame, CodedInputs]:
+    """A prepared table without its sequence column, and the sequences as
+    ``lyra.encode.CodedInputs`` (one byte per position). Two passes of about ``letters``
+    letters at a time (the other columns and each sequence's length, then the sequences
+    into their place), so neither the text of every sequence nor a second copy of the
+    codes is ever held."""
+    tables, width = [], 0
+    for chunk in _sequence_blocks(path, letters):
+        width = max(width, int(chunk.pop("sequence").str.len().max()))
+        tables.append(chunk)
+    table = pd.concat(tables, ignore_index=True)
+    codes = torch.empty((len(table), width), dtype=torch.uint8)
     start = 0
-    for _ in range(len(blocks)):
-        part = blocks.pop(0)
-        codes[start:start + len(part), :part.shape[1]] = part
-        codes[start:start + len(part), part.shape[1]:] = PAD
-        start += len(part)
-    return pd.concat(tables, ignore_index=True), CodedInputs(codes, code_table(alphabet, ambiguous))
+    for chunk in _sequence_blocks(path, letters, usecols=["sequence"]):
+        codes[start:start + len(chunk)] = letter_codes(chunk["sequence"].tolist(), alphabet, ambiguous, width)
+        start += len(chunk)
+    return table, CodedInputs(codes, code_table(alphabet, ambiguous))
 
 
 def write_prepared(table: pd.DataFrame, path: str | Path) -> None:
