@@ -2,11 +2,11 @@
 
 For each point (n sequences of length L) a random DNA data set is written as a CSV (the
 format a user gives), then a fresh Python process per phase loads it through the real
-reader (``lyra.data.load_records``, ``lyra.splits``, ``lyra.runner``'s fold encoding) and
+reader (``lyra.data.records.load_records``, ``lyra.data.splits``, ``lyra.models.fold``'s fold encoding) and
 
-- train: runs the first ``--steps`` training steps (``lyra.train.train_epoch`` on the
+- train: runs the first ``--steps`` training steps (``lyra.training.loop.train_epoch`` on the
   first ``steps x batch`` rows of the epoch's shuffled order);
-- predict: predicts ``--steps`` batches (``lyra.train.predict_outputs``).
+- predict: predicts ``--steps`` batches (``lyra.training.loop.predict_outputs``).
 
 Each process reports its peak resident memory (``resource.getrusage``, the whole
 process: Python, torch, the reader, the data and the model) and the seconds per step.
@@ -72,10 +72,11 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     """One phase in this process: load, encode, run ``steps`` steps; peak memory and times."""
     import torch
 
-    from lyra import splits, train
-    from lyra.data import load_records
-    from lyra.model import optimizer_groups
-    from lyra.runner import FoldFit
+    from lyra.data import splits
+    from lyra.training import loop as train
+    from lyra.data.records import load_records
+    from lyra.nn.lyra import optimizer_groups
+    from lyra.models.fold import FoldFit
 
     torch.set_num_threads(2)
     started = time.perf_counter()

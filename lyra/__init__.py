@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name in __all__:
-        from lyra import model
+        from lyra.nn import lyra as model
 
         return getattr(model, name)
     raise AttributeError(f"module 'lyra' has no attribute {name!r}")

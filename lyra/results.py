@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.config import Task
 from lyra.metrics import evaluate_predictions, undefined_value
 

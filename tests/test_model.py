@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.special import erf
 
-from lyra.model import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.lyra import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
 
 
 def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
@@ -381,7 +381,7 @@ def test_hidden_head_is_a_one_hidden_layer_network_added_to_the_output():
 
 
 def test_sinusoidal_positions_match_the_formula():
-    from lyra.model import sinusoidal_positions
+    from lyra.nn.lyra import sinusoidal_positions
 
     table = sinusoidal_positions(7, 6).double().numpy()
     for p in range(7):

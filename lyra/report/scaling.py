@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from lyra.baselines import TransformerEncoderModel
-from lyra.model import Lyra
+from lyra.nn.baselines import TransformerEncoderModel
+from lyra.nn.lyra import Lyra
 
 GB1 = {"n_letters": 20, "length": 56, "batch_size": 256}
 TRANSFORMER_TRAIN_MAX_LEN = 200  # 47,681 parameters, Lyra has 47,169
@@ -123,7 +123,7 @@ def forward_point(name: str, length: int, repeats: int) -> dict:
 
 def forward_in_subprocess(name: str, length: int, repeats: int, threads: int) -> dict:
     """``forward_point`` in a fresh Python process with ``threads`` torch threads."""
-    command = [sys.executable, "-m", "lyra.scaling", name, str(length), str(repeats), str(threads)]
+    command = [sys.executable, "-m", "lyra.report.scaling", name, str(length), str(repeats), str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"model": name, "length": length, "error": done.stderr.strip().splitlines()[-1:]}

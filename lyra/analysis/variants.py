@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from lyra.alphabets import get_alphabet
-from lyra.ensemble import Ensemble
+from lyra.data.alphabets import get_alphabet
+from lyra.analysis.ensemble import Ensemble
 from lyra.errors import LyraInputError
 from lyra.io import read_table, table_line
-from lyra.mutagenesis import apply_mutations, mutant_effects, saturation_mutagenesis
+from lyra.analysis.mutagenesis import apply_mutations, mutant_effects, saturation_mutagenesis
 
 VARIANT_COLUMNS = ("variant", "mutant")  # the column read from a table (ProteinGym calls it mutant)
 _TOKEN = re.compile(r"([A-Za-z])(\d+)([A-Za-z])")

@@ -16,7 +16,7 @@ import re
 
 import torch
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.errors import LyraInputError
 
 

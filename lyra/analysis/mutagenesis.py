@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lyra.alphabets import get_alphabet
-from lyra.encode import normalise_sequences
-from lyra.ensemble import Ensemble
+from lyra.data.alphabets import get_alphabet
+from lyra.data.encode import normalise_sequences
+from lyra.analysis.ensemble import Ensemble
 from lyra.errors import LyraInputError
 from lyra.metrics import spearman
-from lyra.plots import mutagenesis_comparison, mutagenesis_heatmap
+from lyra.report.plots import mutagenesis_comparison, mutagenesis_heatmap
 from lyra.results import write_json, write_table
 
 ISM_COLUMNS = ["reference_id", "position", "wt", "mut", "score", "effect", "std", "effect_std"]

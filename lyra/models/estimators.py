@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra.architectures import build_module
-from lyra.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
+from lyra.nn.architectures import build_module
+from lyra.nn.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.devices import select_devices
-from lyra.encode import dense
-from lyra.launch import launch_fit
-from lyra.pairs import fit_pair_ridge, ridge_design, screen_pairs
-from lyra.train import EncodedSet, fit, loss, predict_outputs, score, seed_everything
+from lyra.training.devices import select_devices
+from lyra.data.encode import dense
+from lyra.training.launch import launch_fit
+from lyra.nn.pairs import fit_pair_ridge, ridge_design, screen_pairs
+from lyra.training.loop import EncodedSet, fit, loss, predict_outputs, score, seed_everything
 
 def lyra_needs_length(options: dict) -> bool:
     """Whether Lyra ``options`` have one weight per position (learned positions, the

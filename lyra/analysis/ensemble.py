@@ -111,7 +111,7 @@ class Ensemble:
         """Every member's prediction for normalised ``sequences`` (``ids``: their record ids,
         for encodings keyed by id), encoded in chunks of about CHUNK_LETTERS letters;
         ValueError when a member cannot score them."""
-        from lyra.devices import select_device
+        from lyra.training.devices import select_device
 
         reason = self.unscorable_reason(sequences)
         if reason:
@@ -128,7 +128,7 @@ class Ensemble:
         return EnsemblePrediction(members, self.names, self.classes)
 
     def _predict_chunk(self, sequences: list[str], ids: list[str], batch_size: int, device: str | None) -> np.ndarray:
-        from lyra.runner import predict_sequences
+        from lyra.models.fold import predict_sequences
 
         outputs = []
         for model, meta in zip(self.models, self.metas):
@@ -158,8 +158,8 @@ class Ensemble:
         its single substitutions (``positions`` 0-based, new ``letters``). A member with a
         fast path (``lyra.runner.predict_substitutions``: Lyra) uses it, the others score
         the mutated sequences; both give the scores of ``scores``."""
-        from lyra.devices import select_device
-        from lyra.runner import predict_substitutions
+        from lyra.training.devices import select_device
+        from lyra.models.fold import predict_substitutions
 
         device = str(select_device(device))
         base = self.scores([reference], score_class, device)
@@ -187,7 +187,7 @@ class Ensemble:
 
 def load_ensemble(sources: list[str | Path]) -> Ensemble:
     """The ensemble of every model.pt named by ``sources`` (see ``model_files``)."""
-    from lyra.runner import load_model
+    from lyra.models.fold import load_model
 
     paths = model_files(sources)
     loaded = [load_model(p) for p in paths]

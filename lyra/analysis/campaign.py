@@ -30,13 +30,13 @@ import pandas as pd
 import torch
 from scipy import sparse, stats
 
-from lyra.alphabets import get_alphabet
-from lyra.design import select_batch
+from lyra.data.alphabets import get_alphabet
+from lyra.analysis.design import select_batch
 from lyra.errors import LyraInputError
-from lyra.model import Lyra
-from lyra.pairs import fit_pair_ridge, ridge_design
-from lyra.synthetic import epistasis_signal
-from lyra.train import EncodedSet, ridge_initialise
+from lyra.nn.lyra import Lyra
+from lyra.nn.pairs import fit_pair_ridge, ridge_design
+from lyra.data.synthetic import epistasis_signal
+from lyra.training.loop import EncodedSet, ridge_initialise
 
 MODELS = ("ridge", "ridge_pairs", "lyra", "random")
 ROUND_COLUMNS = ["landscape", "strategy", "run", "round", "n_measured", "best", "fraction_of_max", "found_max",
@@ -281,7 +281,7 @@ def campaign_plot(rounds: pd.DataFrame, path, title: str) -> Path:
     line per strategy: the mean over runs with a band of +-1.96 SEM."""
     from matplotlib.figure import Figure
 
-    from lyra.plots import save_figure
+    from lyra.report.plots import save_figure
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()

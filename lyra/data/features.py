@@ -30,8 +30,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from lyra.alphabets import get_alphabet
-from lyra.encode import CodedInputs, dense
+from lyra.data.alphabets import get_alphabet
+from lyra.data.encode import CodedInputs, dense
 from lyra.errors import LyraInputError
 
 TABLES = ("onehot", "blosum62")

@@ -23,13 +23,13 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from lyra import tensorfile
-from lyra.architectures import build_module
+from lyra.io import tensorfile
+from lyra.nn.architectures import build_module
 from lyra.config import TrainerConfig
-from lyra.distributed import local_batch_size
-from lyra.encode import CodedInputs
+from lyra.training.distributed import local_batch_size
+from lyra.data.encode import CodedInputs
 from lyra.errors import TrainingDiverged
-from lyra.train import EncodedSet, FitResult, fit, seed_everything
+from lyra.training.loop import EncodedSet, FitResult, fit, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def launch_fit(model, build: dict, train, valid, task_type, config, devices: lis
                          "result": str(result)}, spec)
         threads = max(1, torch.get_num_threads() // world)
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-                   f"--nproc-per-node={world}", "-m", "lyra.launch", str(spec)]
+                   f"--nproc-per-node={world}", "-m", "lyra.training.launch", str(spec)]
         completed = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
         if completed.returncode != 0 or not result.exists():
             raise RuntimeError(f"data-parallel training failed (torchrun exit status {completed.returncode}); "

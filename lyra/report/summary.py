@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.results import read_json, test_value
 
 SPLIT_SET = "test"
@@ -217,7 +217,7 @@ def write_summary(tasks: list[str], models: list[str], metrics_files: list[str],
                   not_applicable: dict | None = None) -> pd.DataFrame:
     """Read every metrics, external and leakage file, write the summary TSV and figure;
     ``not_applicable`` is ``{task: {model: reason}}`` for the models a task does not train."""
-    from lyra.plots import summary_barplot
+    from lyra.report.plots import summary_barplot
 
     metrics = {(m["task"], m["model"]): m for m in map(read_json, metrics_files)}
     external = {(m["task"], m["model"], m["external"]): m for m in map(read_json, external_files)}

@@ -20,7 +20,7 @@ import time
 
 import pandas as pd
 
-from lyra import splits
+from lyra.data import splits
 from lyra.config import Task
 from lyra.errors import TrainingDiverged
 
@@ -57,7 +57,7 @@ def current_settings(task: Task, model_name: str, variants: dict | None, space: 
     the task sets none), clipped into the searched range or choices."""
     import inspect
 
-    from lyra.architectures import MODULES
+    from lyra.nn.architectures import MODULES
 
     base, options = task.model_options(model_name, variants)
     defaults = {k: p.default for k, p in inspect.signature(MODULES[base]).parameters.items()
@@ -91,7 +91,7 @@ def tune(prepared: pd.DataFrame, task: Task, model_name: str = "lyra", variants:
     """Run the search; returns one row per trial and ``{"settings", "value", ...}`` of the best."""
     import optuna
 
-    from lyra.runner import fit_on_rows  # torch is imported only when a search runs
+    from lyra.models.fold import fit_on_rows  # torch is imported only when a search runs
 
     spec = task.tune or {}
     space = search_space(task)

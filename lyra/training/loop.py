@@ -25,15 +25,16 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lyra import distributed, tensorfile
-from lyra.baselines import fit_linear
+from lyra.io import tensorfile
+from lyra.training import distributed
+from lyra.nn.baselines import fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.encode import dense
+from lyra.data.encode import dense
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS
-from lyra.model import optimizer_groups
-from lyra.pairs import fit_pair_ridge
-from lyra.provenance import config_hash
+from lyra.nn.lyra import optimizer_groups
+from lyra.nn.pairs import fit_pair_ridge
+from lyra.io.provenance import config_hash
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 
 HEXBIN_ABOVE = 2000  # test rows above which the scatter becomes a hexbin density plot
 DPI = 150

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from lyra.alphabets import Alphabet, get_alphabet
+from lyra.data.alphabets import Alphabet, get_alphabet
 from lyra.errors import LyraInputError
 
 log = logging.getLogger(__name__)

@@ -24,11 +24,11 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from lyra.alphabets import get_alphabet
-from lyra.ensemble import Ensemble
+from lyra.data.alphabets import get_alphabet
+from lyra.analysis.ensemble import Ensemble
 from lyra.errors import LyraInputError
-from lyra.mutagenesis import apply_mutations, saturation_mutagenesis
-from lyra.variants import Mutation, variant_name
+from lyra.analysis.mutagenesis import apply_mutations, saturation_mutagenesis
+from lyra.analysis.variants import Mutation, variant_name
 
 ACQUISITIONS = ("greedy", "ucb", "thompson")
 BATCH_COLUMNS = ["rank", "variant", "n_mutations", "mean", "std", "acquisition", "member"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.results import read_json
 
 MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "ridge_pairs": "ridge_pairs (one-hot + pairs)", "cnn": "CNN", "transformer": "Transformer",

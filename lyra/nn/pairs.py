@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import sparse, stats
 
-from lyra.baselines import RIDGE_ALPHAS, fit_linear, fit_sparse_ridge
+from lyra.nn.baselines import RIDGE_ALPHAS, fit_linear, fit_sparse_ridge
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lyra.alphabets import get_alphabet
+from lyra.data.alphabets import get_alphabet
 
 logger = logging.getLogger(__name__)
 

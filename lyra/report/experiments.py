@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lyra.plots import save_figure
+from lyra.report.plots import save_figure
 from lyra.results import read_json, test_value
 
 

@@ -22,18 +22,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra import models, results, splits, tensorfile
-from lyra.architectures import MODULES
-from lyra.alphabets import get_alphabet
-from lyra.atomic import atomic_path
+from lyra import results
+from lyra.data import splits
+from lyra.io import tensorfile
+from lyra.models import estimators as models
+from lyra.nn.architectures import MODULES
+from lyra.data.alphabets import get_alphabet
+from lyra.io.atomic import atomic_path
 from lyra.config import Task
-from lyra.data import class_labels
-from lyra.devices import select_device
-from lyra.encode import CodedInputs, coded_inputs, dense, one_hot
+from lyra.data.records import class_labels
+from lyra.training.devices import select_device
+from lyra.data.encode import CodedInputs, coded_inputs, dense, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
-from lyra.features import encoder_for
-from lyra.train import EncodedSet, run_fingerprint, seed_everything
-from lyra.transforms import TargetScaler
+from lyra.data.features import encoder_for
+from lyra.training.loop import EncodedSet, run_fingerprint, seed_everything
+from lyra.data.transforms import TargetScaler
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from lyra.baselines import CNN, TransformerEncoderModel
+from lyra.nn.baselines import CNN, TransformerEncoderModel
 from lyra.config import MODELS
-from lyra.model import Lyra
+from lyra.nn.lyra import Lyra
 
 MODULES = {"lyra": Lyra, "cnn": CNN, "transformer": TransformerEncoderModel}
 

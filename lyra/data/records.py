@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lyra.config import SPLIT_NAMES, Task, split_files
-from lyra.encode import normalise_sequences
+from lyra.data.encode import normalise_sequences
 from lyra.errors import LyraInputError
 from lyra.io import read_bed_regions, read_fasta, read_table
 

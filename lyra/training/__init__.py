@@ -1,0 +1,1 @@
+"""Fitting a network: the training loop, devices, distributed ranks and their launch."""
