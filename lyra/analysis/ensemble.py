@@ -111,7 +111,7 @@ class Ensemble:
         """Every member's prediction for normalised ``sequences`` (``ids``: their record ids,
         for encodings keyed by id), encoded in chunks of about CHUNK_LETTERS letters;
         ValueError when a member cannot score them."""
-        from lyra.training.devices import select_device
+        from lyra.nn.devices import select_device
 
         reason = self.unscorable_reason(sequences)
         if reason:
@@ -158,7 +158,7 @@ class Ensemble:
         its single substitutions (``positions`` 0-based, new ``letters``). A member with a
         fast path (``lyra.runner.predict_substitutions``: Lyra) uses it, the others score
         the mutated sequences; both give the scores of ``scores``."""
-        from lyra.training.devices import select_device
+        from lyra.nn.devices import select_device
         from lyra.models.fold import predict_substitutions
 
         device = str(select_device(device))

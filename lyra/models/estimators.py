@@ -25,7 +25,7 @@ import torch
 from lyra.nn.architectures import build_module
 from lyra.nn.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.training.devices import select_devices
+from lyra.nn.devices import select_devices
 from lyra.data.encode import dense
 from lyra.training.launch import launch_fit
 from lyra.nn.pairs import fit_pair_ridge, ridge_design, screen_pairs

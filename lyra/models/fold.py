@@ -31,7 +31,7 @@ from lyra.data.alphabets import get_alphabet
 from lyra.io.atomic import atomic_path
 from lyra.config import Task
 from lyra.data.records import class_labels
-from lyra.training.devices import select_device
+from lyra.nn.devices import select_device
 from lyra.data.encode import CodedInputs, coded_inputs, dense, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.data.features import encoder_for

@@ -1,1 +1,1 @@
-"""Fitting a network: the training loop, devices, distributed ranks and their launch."""
+"""Fitting a network: the training loop, distributed ranks and their launch."""
