@@ -30,7 +30,8 @@ from lyra.nn.lyra import Lyra  # noqa: E402
 from lyra.models.estimators import lyra_needs_length  # noqa: E402
 from lyra.data.splits import random_splits  # noqa: E402
 from lyra.data.synthetic import epistasis_landscape  # noqa: E402
-from lyra.training.loop import EncodedSet, TrainerConfig, fit, predict_outputs, seed_everything  # noqa: E402
+from lyra.nn.run import EncodedSet, predict_outputs  # noqa: E402
+from lyra.training.loop import TrainerConfig, fit, seed_everything  # noqa: E402
 
 GB1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "gb1_wu2016_relso" / "GB1_WU_train_data.csv"
 

@@ -40,7 +40,8 @@ import torch
 
 from lyra.config import TrainerConfig
 from lyra.report.scaling import GB1, build_model, format_forward, forward_table, machine, n_cpus, n_parameters, random_one_hot
-from lyra.training.loop import EncodedSet, fit
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import fit
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LENGTHS = (1_024, 4_096, 16_384, 65_536)

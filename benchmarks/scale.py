@@ -6,7 +6,7 @@ reader (``lyra.data.records.load_records``, ``lyra.data.splits``, ``lyra.models.
 
 - train: runs the first ``--steps`` training steps (``lyra.training.loop.train_epoch`` on the
   first ``steps x batch`` rows of the epoch's shuffled order);
-- predict: predicts ``--steps`` batches (``lyra.training.loop.predict_outputs``).
+- predict: predicts ``--steps`` batches (``lyra.nn.run.predict_outputs``).
 
 Each process reports its peak resident memory (``resource.getrusage``, the whole
 process: Python, torch, the reader, the data and the model) and the seconds per step.
@@ -73,6 +73,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     import torch
 
     from lyra.data import splits
+    from lyra.nn import run
     from lyra.training import loop as train
     from lyra.data.records import load_records
     from lyra.nn.lyra import optimizer_groups
@@ -94,7 +95,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
         data = fold.sets["train"]
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[: steps * batch]
         part = data.x.subset(order)
-        head = train.EncodedSet(part, part.mask, data.y[order])
+        head = run.EncodedSet(part, part.mask, data.y[order])
         optimizer = torch.optim.AdamW(optimizer_groups(module, config.weight_decay, config.lr))
         generator = torch.Generator().manual_seed(0)
         train.train_epoch(module, head, optimizer, "regression", config, torch.device("cpu"), generator)
@@ -102,7 +103,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     else:
         rows = torch.arange(min(len(fold.x), steps * batch))
         x = fold.x.subset(rows)
-        train.predict_outputs(module, x, x.mask, batch, "cpu")
+        run.predict_outputs(module, x, x.mask, batch, "cpu")
         n_steps = -(-len(rows) // batch)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux

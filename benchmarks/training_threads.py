@@ -38,7 +38,8 @@ def train_once(shape: str, threads: int, epochs: int) -> float:
 
     from lyra.config import TrainerConfig
     from lyra.nn.lyra import Lyra
-    from lyra.training.loop import EncodedSet, fit
+    from lyra.nn.run import EncodedSet
+    from lyra.training.loop import fit
 
     torch.set_num_threads(threads)
     spec = SHAPES[shape]

@@ -13,7 +13,8 @@ from lyra.errors import LyraInputError
 from lyra.data.features import encoder_for
 from lyra.nn.lyra import Lyra
 from lyra.models.fold import load_model, predict_sequences, train_fold
-from lyra.training.loop import EncodedSet, TrainerConfig, fit, predict_outputs
+from lyra.nn.run import EncodedSet, predict_outputs
+from lyra.training.loop import TrainerConfig, fit
 from lyra.data.transforms import TargetScaler
 
 SEQS = ["ACGT", "GGNA", "T", "CAGTTA"]

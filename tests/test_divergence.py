@@ -25,7 +25,8 @@ from lyra.nn.lyra import Lyra
 from lyra.results import evaluate_task, read_predictions
 from lyra.models.fold import train_fold
 from lyra.data.synthetic import epistasis_landscape
-from lyra.training.loop import EncodedSet, TrainerConfig, fit
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import TrainerConfig, fit
 
 REPO = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"epoch 1: (?:training|validation) loss is (\S+) at learning rate 1e\+06: "

@@ -25,7 +25,8 @@ from lyra.errors import LyraInputError
 from lyra.nn.lyra import Lyra
 from lyra.models.fold import load_model, predict_sequences, train_fold
 from lyra.data.synthetic import epistasis_landscape
-from lyra.training.loop import EncodedSet, TrainerConfig, fit
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import TrainerConfig, fit
 
 
 class _RunsCode:

@@ -6,7 +6,8 @@ import torch
 from scipy.stats import spearmanr
 
 from lyra.nn.lyra import Lyra
-from lyra.training.loop import EncodedSet, TrainerConfig, fit, predict_outputs
+from lyra.nn.run import EncodedSet, predict_outputs
+from lyra.training.loop import TrainerConfig, fit
 
 
 def _dataset(n, seed, length=12):
@@ -173,7 +174,7 @@ def test_ridge_initialise_reproduces_the_ridge_prediction():
     from sklearn.linear_model import RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.training.loop import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(96, 1)
     torch.manual_seed(0)
@@ -191,7 +192,7 @@ def test_ridge_initialise_silences_the_hidden_head():
     from sklearn.linear_model import RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.training.loop import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(96, 1)
     torch.manual_seed(0)
@@ -211,7 +212,7 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
     from sklearn.linear_model import RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.training.loop import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(300, 3)
     tokens = train.x.argmax(-1).numpy()
@@ -234,7 +235,7 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
 def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
     """The ridge start is never the kept state: with lr 0 no epoch improves, and epoch 1
     (the network with its own decoder weights) is kept, not the pure ridge model."""
-    from lyra.training.loop import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
@@ -280,7 +281,7 @@ def test_freeze_ridge_needs_ridge_init():
 
 
 def test_ridge_init_needs_a_linear_skip_model():
-    from lyra.training.loop import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     with pytest.raises(ValueError, match="linear_skip"):
         ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))

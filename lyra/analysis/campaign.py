@@ -36,7 +36,8 @@ from lyra.errors import LyraInputError
 from lyra.nn.lyra import Lyra
 from lyra.nn.pairs import fit_pair_ridge, ridge_design
 from lyra.data.synthetic import epistasis_signal
-from lyra.training.loop import EncodedSet, ridge_initialise
+from lyra.nn.ridge_start import ridge_initialise
+from lyra.nn.run import EncodedSet
 
 MODELS = ("ridge", "ridge_pairs", "lyra", "random")
 ROUND_COLUMNS = ["landscape", "strategy", "run", "round", "n_measured", "best", "fraction_of_max", "found_max",

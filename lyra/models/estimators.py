@@ -29,7 +29,8 @@ from lyra.nn.devices import select_devices
 from lyra.data.encode import dense
 from lyra.training.launch import launch_fit
 from lyra.nn.pairs import fit_pair_ridge, ridge_design, screen_pairs
-from lyra.training.loop import EncodedSet, fit, loss, predict_outputs, score, seed_everything
+from lyra.nn.run import EncodedSet, predict_outputs
+from lyra.training.loop import fit, loss, score, seed_everything
 
 def lyra_needs_length(options: dict) -> bool:
     """Whether Lyra ``options`` have one weight per position (learned positions, the

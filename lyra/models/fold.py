@@ -35,7 +35,8 @@ from lyra.nn.devices import select_device
 from lyra.data.encode import CodedInputs, coded_inputs, dense, one_hot
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.data.features import encoder_for
-from lyra.training.loop import EncodedSet, run_fingerprint, seed_everything
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import run_fingerprint, seed_everything
 from lyra.data.transforms import TargetScaler
 
 log = logging.getLogger(__name__)

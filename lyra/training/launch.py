@@ -29,7 +29,8 @@ from lyra.config import TrainerConfig
 from lyra.training.distributed import local_batch_size
 from lyra.data.encode import CodedInputs
 from lyra.errors import TrainingDiverged
-from lyra.training.loop import EncodedSet, FitResult, fit, seed_everything
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import FitResult, fit, seed_everything
 
 log = logging.getLogger(__name__)
 

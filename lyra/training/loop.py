@@ -10,7 +10,6 @@ with bit-identical results on the CPU.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
@@ -27,13 +26,12 @@ from tqdm.auto import tqdm
 
 from lyra.io import tensorfile
 from lyra.training import distributed
-from lyra.nn.baselines import fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.data.encode import dense
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS
 from lyra.nn.lyra import optimizer_groups
-from lyra.nn.pairs import fit_pair_ridge
+from lyra.nn.ridge_start import ridge_initialise
+from lyra.nn.run import EncodedSet, device_batch, precision_context, predict_outputs
 from lyra.io.provenance import config_hash
 
 log = logging.getLogger(__name__)
@@ -59,43 +57,6 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, -(-n_local // distributed.local_batch_size(batch_size, world)))
 
 
-@torch.no_grad()
-def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
-    """Start a ``linear_skip`` model from one-hot ridge regression fitted to ``train``.
-
-    RidgeCV (``lyra.baselines.fit_linear``: alphas 1e-3..1e3, leave-one-out) is fitted
-    to the flattened, masked one-hot inputs (for a Lyra with a pair head, the
-    ``ridge_pairs`` fit ``lyra.pairs.fit_pair_ridge`` on one-hot plus the pair features)
-    and the (standardised) targets; its coefficients become the skip weights (and the
-    pair tables), its intercept the decoder bias, and the decoder weights (and a hidden
-    head's output weights) are zeroed, so the model's prediction is exactly the ridge
-    prediction and the network learns what ridge leaves over. Returns the chosen alpha.
-    """
-    skip, decoder = getattr(model, "skip", None), getattr(model, "decoder", None)
-    if skip is None or decoder is None or skip.shape[-1] != 1:
-        raise ValueError("trainer.ridge_init needs a one-output Lyra model built with linear_skip=True")
-    train_x, train_mask = dense(train.x), dense(train.mask)  # ridge sees every row at once
-    x = (train_x * train_mask.unsqueeze(-1).to(train_x.dtype)).float()
-    length = x.shape[1]
-    if length > skip.shape[0]:
-        raise ValueError(f"training sequences of length {length} exceed the model's max_len={skip.shape[0]}")
-    pair_table = getattr(model, "pair_table", None)
-    if pair_table is None:
-        fitted = fit_linear(x.reshape(len(x), -1).numpy(), train.y.numpy().astype(float), "regression")
-    else:
-        fitted = fit_pair_ridge(train_x, train_mask, train.y.numpy(), model.pair_sites.tolist())
-    n_site = length * x.shape[2]
-    skip.zero_()
-    skip[:length, :, 0] = torch.as_tensor(fitted.coef_[:n_site], dtype=skip.dtype).reshape(length, x.shape[2])
-    if pair_table is not None:
-        pair_table[..., 0] = torch.as_tensor(fitted.coef_[n_site:], dtype=pair_table.dtype).reshape(pair_table.shape[:3])
-    decoder.weight.zero_()
-    decoder.bias.fill_(float(fitted.intercept_))
-    if getattr(model, "head_output", None) is not None:  # Lyra(hidden_head=H): silence the hidden head too
-        model.head_output.weight.zero_()
-    return float(fitted.alpha_)
-
-
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_train: int):
     """The lr schedule; ``warmup_cosine`` is stepped after every batch, the others after every epoch."""
     if config.scheduler == "cosine":
@@ -108,38 +69,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_tr
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
 
-@contextlib.contextmanager
-def precision_context(precision: str, device: torch.device):
-    """Numerics of the model's forward pass, for GPUs: ``fp32`` as is; ``tf32`` lets CUDA
-    matmuls and convolutions use TensorFloat-32 (no effect on a CPU); ``bf16`` runs the
-    forward under bfloat16 autocast (the S4D convolution itself stays float32)."""
-    if precision == "bf16":
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
-            yield
-    elif precision == "tf32" and torch.device(device).type == "cuda":
-        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-    else:
-        yield
-
-
-@dataclass
-class EncodedSet:
-    """Inputs (features as a tensor, or ``lyra.encode.CodedInputs``: one byte per position,
-    features built per batch), their mask and targets (standardised floats or class indices)."""
-
-    x: torch.Tensor
-    mask: torch.Tensor
-    y: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
 @dataclass
 class FitResult:
     best_state: dict
@@ -149,36 +78,6 @@ class FitResult:
     resumed_from_epoch: int
     stopped_by_callback: int | None = None  # the epoch after which ``epoch_callback`` asked to stop
 
-
-
-def _batch(data: EncodedSet, index: torch.Tensor, device: torch.device) -> tuple:
-    """Rows ``index`` trimmed to their longest sequence, on ``device``.
-
-    The mask is None when no row is padded, so the model can skip the masking work.
-    """
-    lengths = data.mask[index].sum(1)
-    width = int(lengths.max())
-    mask = None if bool((lengths == width).all()) else data.mask[index, :width].to(device, non_blocking=True)
-    return (
-        data.x[index, :width].to(device, non_blocking=True),
-        mask,
-        data.y[index].to(device, non_blocking=True),
-    )
-
-
-@torch.no_grad()
-def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch_size: int, device,
-                    precision: str = "fp32") -> np.ndarray:
-    """Raw model outputs (n, d_output) in eval mode, in input order."""
-    model.eval()
-    outputs = []
-    for start in range(0, len(x), batch_size):
-        index = torch.arange(start, min(start + batch_size, len(x)))
-        xb, mb, _ = _batch(EncodedSet(x, mask, torch.zeros(len(x))), index, device)
-        with precision_context(precision, device):
-            out = model(xb, mb)
-        outputs.append(out.float().cpu())
-    return torch.cat(outputs).numpy() if outputs else np.zeros((0, 1), dtype=np.float32)
 
 
 def loss(outputs: torch.Tensor, y: torch.Tensor, task_type: str, class_weight: torch.Tensor | None) -> torch.Tensor:
@@ -258,7 +157,7 @@ def train_epoch(
     batch_size = distributed.local_batch_size(config.batch_size, distributed.rank_and_world()[1])
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(order), batch_size):
-        xb, mb, yb = _batch(train, order[start : start + batch_size], device)
+        xb, mb, yb = device_batch(train, order[start : start + batch_size], device)
         with precision_context(config.precision, device):
             outputs = model(xb, mb)
         batch_loss = loss(outputs.float(), yb, task_type, class_weight)
