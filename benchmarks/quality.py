@@ -27,7 +27,7 @@ from lyra.nn.baselines import ridge_baseline  # noqa: E402
 from lyra.data.encode import one_hot  # noqa: E402
 from lyra.metrics import METRICS  # noqa: E402
 from lyra.nn.lyra import Lyra  # noqa: E402
-from lyra.models.estimators import lyra_needs_length  # noqa: E402
+from lyra.models.saved import lyra_needs_length  # noqa: E402
 from lyra.data.splits import random_splits  # noqa: E402
 from lyra.data.synthetic import epistasis_landscape  # noqa: E402
 from lyra.nn.run import EncodedSet, predict_outputs  # noqa: E402

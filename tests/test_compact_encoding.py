@@ -12,7 +12,8 @@ from lyra.data.encode import CodedInputs, code_table, dense, letter_codes, norma
 from lyra.errors import LyraInputError
 from lyra.data.features import encoder_for
 from lyra.nn.lyra import Lyra
-from lyra.models.fold import load_model, predict_sequences, train_fold
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
 from lyra.nn.run import EncodedSet, predict_outputs
 from lyra.training.loop import TrainerConfig, fit
 from lyra.data.transforms import TargetScaler

@@ -14,7 +14,7 @@ from lyra.analysis.campaign import Landscape, Strategy, gb1_landscape, run_campa
 from lyra.cli import main
 from lyra.analysis.design import acquisition_values, select_batch, site_combinations
 from lyra.errors import LyraInputError
-from lyra.models.fold import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 

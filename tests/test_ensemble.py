@@ -9,7 +9,7 @@ import torch
 from lyra.cli import main
 from lyra.analysis.ensemble import load_ensemble, model_files
 from lyra.errors import LyraInputError
-from lyra.models.fold import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 

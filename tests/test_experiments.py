@@ -18,7 +18,8 @@ from lyra.data import splits
 from lyra.config import epistasis_tasks, task_from_config
 from lyra.data.records import load_records
 from lyra.report.experiments import guide_lines, metrics_row, results_table, scaling_plot, scaling_table
-from lyra.models.fold import load_model, predict_sequences, train_fold
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
 from lyra.data.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,8 @@ from lyra.data.encode import one_hot
 from lyra.errors import LyraInputError
 from lyra.data.features import blosum62_table, encoder_for
 from lyra.models.estimators import OneHotLinearModel
-from lyra.models.fold import load_model, predict_sequences, train_fold
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
 
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -110,7 +111,7 @@ def test_lyra_substitution_fast_path_on_blosum_features_equals_scoring_mutants(t
     """predict_substitutions (Lyra's fast single-substitution path) encodes the reference
     and each letter as training did: on one-hot + BLOSUM62 it equals predict_sequences on
     the mutated sequences; ridge has no fast path (None)."""
-    from lyra.models.fold import predict_substitutions
+    from lyra.models.saved import predict_substitutions
 
     task = _task(encoding=["onehot", "blosum62"])
     prepared = splits.assign(_protein_records(), task.split, task.name)

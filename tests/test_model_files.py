@@ -23,7 +23,8 @@ from lyra.config import task_from_config
 from lyra.analysis.ensemble import load_ensemble
 from lyra.errors import LyraInputError
 from lyra.nn.lyra import Lyra
-from lyra.models.fold import load_model, predict_sequences, train_fold
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
 from lyra.data.synthetic import epistasis_landscape
 from lyra.nn.run import EncodedSet
 from lyra.training.loop import TrainerConfig, fit

@@ -11,7 +11,7 @@ import torch
 from lyra.cli import main
 from lyra.errors import LyraInputError
 from lyra.analysis.mutagenesis import resolve_reference
-from lyra.models.fold import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 

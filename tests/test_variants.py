@@ -8,7 +8,7 @@ import torch
 
 from lyra.cli import main
 from lyra.errors import LyraInputError
-from lyra.models.fold import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 from lyra.analysis.variants import parse_variant, read_variants
 
 torch.set_num_threads(1)

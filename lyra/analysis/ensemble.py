@@ -24,7 +24,7 @@ from lyra.errors import LyraInputError
 from lyra.metrics import calibration
 from lyra.results import evaluate_task
 
-# lyra.runner and lyra.devices (torch, the models) are imported where members predict, so
+# lyra.models.saved and lyra.nn.devices (torch, the models) are imported where members predict, so
 # that scoring saved predictions (evaluate_members, one workflow job per task and model)
 # starts without torch
 
@@ -128,7 +128,7 @@ class Ensemble:
         return EnsemblePrediction(members, self.names, self.classes)
 
     def _predict_chunk(self, sequences: list[str], ids: list[str], batch_size: int, device: str | None) -> np.ndarray:
-        from lyra.models.fold import predict_sequences
+        from lyra.models.saved import predict_sequences
 
         outputs = []
         for model, meta in zip(self.models, self.metas):
@@ -156,10 +156,10 @@ class Ensemble:
                             score_class: str | None = None, device: str | None = None) -> np.ndarray:
         """Each member's score, (m, 1 + n), of the normalised ``reference`` (column 0) and of
         its single substitutions (``positions`` 0-based, new ``letters``). A member with a
-        fast path (``lyra.runner.predict_substitutions``: Lyra) uses it, the others score
+        fast path (``lyra.models.saved.predict_substitutions``: Lyra) uses it, the others score
         the mutated sequences; both give the scores of ``scores``."""
         from lyra.nn.devices import select_device
-        from lyra.models.fold import predict_substitutions
+        from lyra.models.saved import predict_substitutions
 
         device = str(select_device(device))
         base = self.scores([reference], score_class, device)
@@ -187,7 +187,7 @@ class Ensemble:
 
 def load_ensemble(sources: list[str | Path]) -> Ensemble:
     """The ensemble of every model.pt named by ``sources`` (see ``model_files``)."""
-    from lyra.models.fold import load_model
+    from lyra.models.saved import load_model
 
     paths = model_files(sources)
     loaded = [load_model(p) for p in paths]

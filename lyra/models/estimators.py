@@ -1,15 +1,16 @@
 """Every model behind one interface: fit, predict, state for model.pt, parameter count,
-and whether it can score a set of sequences.
+and whether it can score a set of sequences. The fit is here; the rest is the model's
+predictor in ``lyra.models.saved``, which is all that loading a model file needs.
 
 ``NeuralModel`` wraps the torch modules (``Lyra``, the CNN and the Transformer baselines)
-trained by ``lyra.train.fit``; ``RidgeModel`` is the one-hot ridge / logistic regression
+trained by ``lyra.training.loop.fit``; ``RidgeModel`` is the one-hot ridge / logistic regression
 baseline; ``RidgePairsModel`` is ridge on one-hot plus screened position pairs;
 ``OneHotLinearModel`` is ProteinGym's One-Hot baseline, trained for a fixed
 number of steps. All take per-position features ``x`` (n, L, E) (one-hot, or what
-``lyra.features`` maps it to) with their ``mask`` and return raw
+``lyra.data.features`` maps it to) with their ``mask`` and return raw
 outputs (n, d_output): standardised values for regression, logits (or log-probabilities)
-for classification. ``build`` makes one from its base model name; ``from_saved`` rebuilds
-one from the dict ``state()`` returned (stored in model.pt).
+for classification. ``build`` makes one from its base model name; ``lyra.models.saved.from_saved``
+rebuilds its predictor from the dict ``state()`` returned (stored in model.pt).
 """
 
 from __future__ import annotations
@@ -22,22 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lyra.nn.architectures import build_module
-from lyra.nn.baselines import LinearWeights, OneHotLinear, class_probabilities, fit_linear
 from lyra.config import CLASSIFICATION, TrainerConfig
-from lyra.nn.devices import select_devices
 from lyra.data.encode import dense
+from lyra.models.saved import NeuralPredictor, OneHotLinearPredictor, RidgePairsPredictor, RidgePredictor
+from lyra.nn.baselines import LinearWeights, OneHotLinear, fit_linear
+from lyra.nn.devices import select_devices
+from lyra.nn.pairs import fit_pair_ridge, screen_pairs
+from lyra.nn.run import EncodedSet
 from lyra.training.launch import launch_fit
-from lyra.nn.pairs import fit_pair_ridge, ridge_design, screen_pairs
-from lyra.nn.run import EncodedSet, predict_outputs
 from lyra.training.loop import fit, loss, score, seed_everything
-
-def lyra_needs_length(options: dict) -> bool:
-    """Whether Lyra ``options`` have one weight per position (learned positions, the
-    flatten readout, the one-hot skip head, the hidden head or a pair head), so the model
-    needs ``max_len``."""
-    return (options.get("position_embedding") == "learned" or options.get("readout") == "flatten"
-            or any(bool(options.get(key)) for key in ("linear_skip", "hidden_head", "pair_head", "pair_sites")))
 
 
 # What `position_aware` turns on in Lyra (docs/experiments-quality.md "Recommended settings"):
@@ -101,23 +95,8 @@ class FitReport:
     stopped_by_callback: int | None = None
 
 
-def _longer_than(limit: int, what: str, sequences: list[str]) -> str | None:
-    lengths = np.array([len(s) for s in sequences])
-    n_longer = int((lengths > limit).sum())
-    if n_longer == 0:
-        return None
-    return (f"{what} for sequences up to {limit} long; "
-            f"{n_longer} of {len(sequences)} sequences here are longer (up to {lengths.max()})")
-
-
-class NeuralModel:
-    """A torch module trained with AdamW and early stopping on validation (lyra.train.fit)."""
-
-    def __init__(self, name: str, d_input: int, d_output: int, options: dict, precision: str = "fp32"):
-        self.name, self.d_input, self.d_output, self.options = name, d_input, d_output, dict(options)
-        self.precision = precision
-        self.best_epoch: int | None = None
-        self.module = build_module(name, d_input, d_output, self.options)
+class NeuralModel(NeuralPredictor):
+    """A torch module trained with AdamW and early stopping on validation (``lyra.training.loop.fit``)."""
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             checkpoint_path: Path | None = None, fingerprint: str = "", device: str | None = None,
@@ -145,67 +124,9 @@ class NeuralModel:
                          device=",".join(map(str, devices)), resumed_from_epoch=result.resumed_from_epoch,
                          stopped_by_callback=result.stopped_by_callback)
 
-    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int = 1024,
-                device: str | None = None) -> np.ndarray:
-        """Raw outputs in input order, on ``device`` (default: where the module is)."""
-        run_device = torch.device(device) if device else next(self.module.parameters()).device
-        self.module.to(run_device)
-        return predict_outputs(self.module, x, mask, batch_size, run_device, self.precision)
 
-    def substitution_outputs(self, x: torch.Tensor, letters: torch.Tensor, positions: torch.Tensor,
-                             letter_index: torch.Tensor, device: str | None = None) -> np.ndarray | None:
-        """Raw outputs of single substitutions of one encoded sequence ``x`` (L, E) by
-        ``lyra.model.Lyra.substitution_outputs``; None where that fast path does not apply
-        (another architecture, several S4D layers, reduced precision)."""
-        if self.name != "lyra" or len(self.module.s4d_layers) > 1 or self.precision != "fp32":
-            return None
-        run_device = torch.device(device) if device else next(self.module.parameters()).device
-        self.module.to(run_device).eval()
-        out = self.module.substitution_outputs(x.to(run_device), letters.to(run_device), positions.to(run_device),
-                                               letter_index.to(run_device))
-        return out.float().cpu().numpy()
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
-
-    def device(self) -> str:
-        return str(next(self.module.parameters()).device)
-
-    def unscorable_reason(self, sequences: list[str]) -> str | None:
-        """The Transformer has a learned position per position of its table, and so has Lyra
-        with a position-specific option (``lyra_needs_length``); otherwise Lyra and the CNN
-        take any length."""
-        if self.name == "transformer":
-            return _longer_than(self.options["max_len"], "the Transformer has learned positions", sequences)
-        if self.name == "lyra" and lyra_needs_length(self.options):
-            return _longer_than(self.options["max_len"], "this Lyra model has position-specific weights", sequences)
-        return None
-
-    def state(self) -> dict:
-        return {"d_output": self.d_output, "precision": self.precision, "best_epoch": self.best_epoch,
-                "state_dict": {k: v.cpu() for k, v in self.module.state_dict().items()}}
-
-    @classmethod
-    def from_saved(cls, saved: dict) -> "NeuralModel":
-        model = cls(saved["model_name"], saved["d_input"], saved["d_output"], saved["model_options"],
-                    saved.get("precision", "fp32"))
-        model.module.load_state_dict(saved["state_dict"])
-        model.module.eval()
-        model.best_epoch = saved.get("best_epoch")
-        return model
-
-
-class RidgeModel:
-    """Ridge (regression) or logistic regression (classification) on flattened one-hot
-    features, its penalty chosen by cross-validation on the training rows. The features
-    are tied to positions, so it scores sequences up to its training length only."""
-
-    name = "ridge"
-
-    def __init__(self, d_input: int, d_output: int, task_type: str, weights: LinearWeights | None = None,
-                 length: int | None = None):
-        self.d_input, self.d_output, self.task_type = d_input, d_output, task_type
-        self.weights, self.length = weights, length
+class RidgeModel(RidgePredictor):
+    """``RidgePredictor`` fitted by cross-validated ridge (or logistic regression) on the training rows."""
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             **_ignored) -> FitReport:
@@ -229,61 +150,9 @@ class RidgeModel:
         return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
                          resumed_from_epoch=0)
 
-    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int | None = None,
-                device: str | None = None) -> np.ndarray:
-        """Log-probabilities (which act as logits) or (n, 1) values; shorter sequences are
-        zero-padded to the training length."""
-        if x.shape[1] > self.length:
-            raise ValueError(f"one-hot ridge has position-specific features for sequences up to {self.length} "
-                             f"long; got length {x.shape[1]}")
-        flat = torch.nn.functional.pad(x, (0, 0, 0, self.length - x.shape[1])).reshape(len(x), -1).numpy()
-        if self.task_type in CLASSIFICATION:
-            probabilities = class_probabilities(self.weights, flat, self.d_output)
-            return np.log(np.clip(probabilities, 1e-12, None))
-        return np.asarray(self.weights.decision(flat), dtype=np.float64)[:, None]
 
-    def n_parameters(self) -> int:
-        """Fitted coefficients and intercepts."""
-        return int(np.size(self.weights.coef) + np.size(self.weights.intercept))
-
-    def device(self) -> str:
-        return "cpu"
-
-    def unscorable_reason(self, sequences: list[str]) -> str | None:
-        return _longer_than(self.length, "one-hot ridge has position-specific features", sequences)
-
-    def state(self) -> dict:
-        """The fitted weights as tensors (exact float64 copies), so model.pt holds no Python objects."""
-        weights = {name: torch.from_numpy(np.asarray(value)) for name, value in self.weights._asdict().items()
-                   if value is not None}
-        return {"d_output": self.d_output, "linear": weights, "length": self.length}
-
-    @classmethod
-    def from_saved(cls, saved: dict) -> "RidgeModel":
-        linear = saved["linear"]
-        classes = linear.get("classes")
-        weights = LinearWeights(linear["coef"].numpy(), linear["intercept"].numpy(),
-                                None if classes is None else classes.numpy())
-        return cls(saved["d_input"], saved["d_output"], saved["task_type"], weights, saved["length"])
-
-
-class RidgePairsModel:
-    """Ridge regression on one-hot plus the features of screened position pairs
-    (``lyra.pairs.fit_pair_ridge``; ``pair_sites`` come from ``lyra.pairs.screen_pairs`` on
-    the training rows, the ``pair_head: true`` option that ``resolve_pair_head`` resolves):
-    the model that Lyra's skip and pair heads hold after ``trainer.ridge_init``, as a
-    model of its own. Regression only; it scores sequences up to its training length.
-    Its state is tensors and plain numbers, so model.pt needs no pickled objects."""
-
-    name = "ridge_pairs"
-
-    def __init__(self, d_input: int, d_output: int, pair_sites: list[list[int]] | None = None,
-                 length: int | None = None, coef: torch.Tensor | None = None, intercept: float = 0.0,
-                 alpha: float | None = None):
-        if d_output != 1:
-            raise ValueError("ridge_pairs is a regression model (one output)")
-        self.d_input, self.d_output, self.pair_sites = d_input, d_output, [list(map(int, p)) for p in pair_sites or []]
-        self.length, self.coef, self.intercept, self.alpha = length, coef, float(intercept), alpha
+class RidgePairsModel(RidgePairsPredictor):
+    """``RidgePairsPredictor`` fitted by ridge with a leave-one-out penalty on the training rows."""
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             **_ignored) -> FitReport:
@@ -307,59 +176,9 @@ class RidgePairsModel:
         return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
                          resumed_from_epoch=0)
 
-    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int | None = None,
-                device: str | None = None) -> np.ndarray:
-        """(n, 1) values; shorter sequences are zero-padded to the training length."""
-        if x.shape[1] > self.length:
-            raise ValueError(f"ridge_pairs has position-specific features for sequences up to {self.length} "
-                             f"long; got length {x.shape[1]}")
-        masked = x * mask.unsqueeze(-1).to(x.dtype)
-        padded = torch.nn.functional.pad(masked, (0, 0, 0, self.length - x.shape[1]))
-        design = ridge_design(padded, self.pair_sites)
-        return (np.asarray(design @ self.coef.numpy()).ravel() + self.intercept)[:, None]
 
-    def n_parameters(self) -> int:
-        """Fitted coefficients and the intercept."""
-        return int(self.coef.numel()) + 1
-
-    def device(self) -> str:
-        return "cpu"
-
-    def unscorable_reason(self, sequences: list[str]) -> str | None:
-        return _longer_than(self.length, "ridge_pairs has position-specific features", sequences)
-
-    def state(self) -> dict:
-        return {"d_output": self.d_output, "length": self.length, "pair_sites": self.pair_sites,
-                "coef": self.coef, "intercept": self.intercept, "alpha": self.alpha}
-
-    @classmethod
-    def from_saved(cls, saved: dict) -> "RidgePairsModel":
-        return cls(saved["d_input"], saved["d_output"], saved["pair_sites"], saved["length"], saved["coef"],
-                   saved["intercept"], saved["alpha"])
-
-
-class OneHotLinearModel:
-    """ProteinGym's "One-Hot Encodings" supervised baseline, trained as ProteinGym trains it
-    (ProteinNPT, proteinnpt/baselines/model_configs/OHE_*.json with scripts/train.py's
-    defaults): position-specific features flattened into one linear layer, MSE on
-    training-standardised targets, AdamW (weight decay 5e-3 on the weights, none on the
-    bias), batches of 64, a fixed 10,000 steps with the learning rate warmed up linearly to
-    3e-4 over 100 steps then cosine-decayed to 1e-5, gradient norm clipped at 1, and the
-    final weights kept: no early stopping, so validation rows are only monitored.
-    ``options`` override any of ``DEFAULTS``."""
-
-    name = "onehot_linear"
-    DEFAULTS = {"steps": 10_000, "batch_size": 64, "lr": 3e-4, "min_lr": 1e-5, "warmup_steps": 100,
-                "weight_decay": 5e-3, "grad_clip": 1.0, "log_every": 500}
-
-    def __init__(self, d_input: int, d_output: int, options: dict | None = None, length: int | None = None):
-        unknown = sorted(set(options or {}) - set(self.DEFAULTS))
-        if unknown:
-            raise ValueError(f"bad option for model 'onehot_linear': {unknown}; known: {sorted(self.DEFAULTS)}")
-        self.d_input, self.d_output = d_input, d_output
-        self.options = {**self.DEFAULTS, **(options or {})}
-        self.length = length
-        self.module = OneHotLinear(d_input, d_output, length) if length else None
+class OneHotLinearModel(OneHotLinearPredictor):
+    """``OneHotLinearPredictor`` trained for a fixed number of steps, as ProteinGym trains it."""
 
     def _lr_factor(self, step: int) -> float:
         """Learning rate of optimiser step ``step`` (1-based) relative to ``lr``."""
@@ -417,33 +236,6 @@ class OneHotLinearModel:
             row[f"valid_{metric}"] = score(outputs, valid.y.numpy(), task_type, metric) * (-1.0 if metric == "mse" else 1.0)
         return row
 
-    def predict(self, x: torch.Tensor, mask: torch.Tensor, batch_size: int = 1024,
-                device: str | None = None) -> np.ndarray:
-        """Raw outputs (n, d_output) in input order."""
-        run_device = torch.device(device) if device else next(self.module.parameters()).device
-        self.module.to(run_device)
-        return predict_outputs(self.module, x, mask, batch_size, run_device)
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
-
-    def device(self) -> str:
-        return str(next(self.module.parameters()).device)
-
-    def unscorable_reason(self, sequences: list[str]) -> str | None:
-        return _longer_than(self.length, "the one-hot linear model has position-specific weights", sequences)
-
-    def state(self) -> dict:
-        return {"d_output": self.d_output, "length": self.length,
-                "state_dict": {k: v.cpu() for k, v in self.module.state_dict().items()}}
-
-    @classmethod
-    def from_saved(cls, saved: dict) -> "OneHotLinearModel":
-        model = cls(saved["d_input"], saved["d_output"], saved["model_options"], saved["length"])
-        model.module.load_state_dict(saved["state_dict"])
-        model.module.eval()
-        return model
-
 
 def build(name: str, d_input: int, d_output: int, options: dict, task_type: str):
     """A model of base type ``name`` (one of ``MODELS``) ready to fit."""
@@ -457,14 +249,3 @@ def build(name: str, d_input: int, d_output: int, options: dict, task_type: str)
     if name == "onehot_linear":
         return OneHotLinearModel(d_input, d_output, options)
     return NeuralModel(name, d_input, d_output, options)
-
-
-def from_saved(saved: dict):
-    """The fitted model stored in a model.pt dict."""
-    if saved["model_name"] == "ridge":
-        return RidgeModel.from_saved(saved)
-    if saved["model_name"] == "ridge_pairs":
-        return RidgePairsModel.from_saved(saved)
-    if saved["model_name"] == "onehot_linear":
-        return OneHotLinearModel.from_saved(saved)
-    return NeuralModel.from_saved(saved)

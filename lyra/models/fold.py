@@ -23,21 +23,20 @@ import pandas as pd
 import torch
 
 from lyra import results
-from lyra.data import splits
-from lyra.io import tensorfile
-from lyra.models import estimators as models
-from lyra.nn.architectures import MODULES
-from lyra.data.alphabets import get_alphabet
-from lyra.io.atomic import atomic_path
 from lyra.config import Task
-from lyra.data.records import class_labels
-from lyra.nn.devices import select_device
-from lyra.data.encode import CodedInputs, coded_inputs, dense, one_hot
-from lyra.errors import LyraInputError, TrainingDiverged
+from lyra.data import splits
+from lyra.data.encode import CodedInputs, coded_inputs
 from lyra.data.features import encoder_for
+from lyra.data.records import class_labels
+from lyra.data.transforms import TargetScaler
+from lyra.errors import TrainingDiverged
+from lyra.io import tensorfile
+from lyra.io.atomic import atomic_path
+from lyra.models import estimators as models
+from lyra.models.saved import add_outputs, lyra_needs_length, model_inputs
+from lyra.nn.architectures import MODULES
 from lyra.nn.run import EncodedSet
 from lyra.training.loop import run_fingerprint, seed_everything
-from lyra.data.transforms import TargetScaler
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +58,6 @@ def _table_hash(view: pd.DataFrame) -> str:
     rows = pd.util.hash_pandas_object(view, index=True).to_numpy()
     columns = ",".join(map(str, view.columns))
     return hashlib.sha256(columns.encode() + rows.tobytes()).hexdigest()
-
-
-def _model_inputs(base: str, x, mask) -> tuple:
-    """The networks read features per batch from ``CodedInputs``; ridge and the one-hot
-    linear layer take the full tensors (their fits see every row at once)."""
-    if base in MODULES:
-        return x, mask
-    return dense(x), dense(mask)
 
 
 def _encoded_set(x, mask, targets: torch.Tensor, rows: np.ndarray) -> EncodedSet:
@@ -94,8 +85,8 @@ class FoldFit:
         sequences = view["sequence"].tolist()
         onehot = coded_inputs(sequences, task.alphabet, task.ambiguous)  # one byte per position
         self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x, self.mask = _model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
-        if self.base == "transformer" or (self.base == "lyra" and models.lyra_needs_length(self.options)):
+        self.x, self.mask = model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
+        if self.base == "transformer" or (self.base == "lyra" and lyra_needs_length(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
         self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,
@@ -191,7 +182,7 @@ def train_fold(
     predictions = view[["id", "sequence", "split"]].copy()
     predictions["fold"] = fold
     predictions["y_true"] = view["target"].to_numpy()
-    _add_outputs(predictions, outputs, task.task_type, classes, scaler)
+    add_outputs(predictions, outputs, task.task_type, classes, scaler)
     results.write_predictions(predictions, out_dir / "predictions.tsv")
     summary = {"model": model_name, "fold": fold, "n_train": len(parts["train"]), "n_valid": len(parts["valid"]),
                "n_test": len(parts["test"]), "device": report.device, "n_parameters": model.n_parameters(),
@@ -208,70 +199,3 @@ def train_fold(
     summary["train_seconds"] = time.perf_counter() - started
     log.info("fold %d of %s done in %.1f s", fold, model_name, summary["train_seconds"])
     return summary
-
-
-def _add_outputs(predictions: pd.DataFrame, outputs: np.ndarray, task_type: str, classes, scaler) -> None:
-    """Turn raw outputs into y_pred (original units or class index) and class probabilities."""
-    if classes:
-        probs = torch.softmax(torch.as_tensor(outputs, dtype=torch.float64), dim=1).numpy()
-        predictions["y_pred"] = probs.argmax(1)
-        for i, name in enumerate(classes):
-            predictions[f"prob_{name}"] = probs[:, i]
-    else:
-        predictions["y_pred"] = scaler.inverse(outputs[:, 0].astype(np.float64))
-
-
-def load_model(path: str | Path) -> tuple[models.NeuralModel | models.RidgeModel, dict]:
-    """Load ``model.pt`` written by ``train_fold``: the fitted model and its metadata.
-
-    The one reader of model files (``lyra.tensorfile.load``: no code in the file runs);
-    LyraInputError naming the file when it is not such a model."""
-    saved = tensorfile.load(path)
-    try:
-        return models.from_saved(saved), saved
-    except KeyError as error:
-        raise LyraInputError(path, "contents", f"not a lyra model file: it has no {error} entry") from None
-    except (TypeError, ValueError, RuntimeError, AttributeError) as error:
-        problem = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        raise LyraInputError(path, "contents", f"not a lyra model file: {problem}") from None
-
-
-def predict_substitutions(model, meta: dict, reference: str, positions: list[int], letters: list[str],
-                          device: str | None = None) -> pd.DataFrame | None:
-    """Predictions (as ``predict_sequences``) of the single substitutions of a normalised
-    ``reference``: ``positions`` 0-based, ``letters`` the new letters, by the model's fast
-    path (``substitution_outputs``); None where there is none (then score the mutated
-    sequences with ``predict_sequences``), or where the encoding is not one vector per
-    letter (embeddings from a file)."""
-    fast = getattr(model, "substitution_outputs", None)
-    encoding = meta.get("encoding") or ["onehot"]
-    if fast is None or any(isinstance(part, dict) and "embeddings" in part for part in encoding):
-        return None
-    alphabet = get_alphabet(meta["alphabet"]).letters
-    encoder = encoder_for(encoding, meta["alphabet"])
-    x, mask = one_hot([reference], meta["alphabet"], meta["ambiguous"])
-    x = encoder(x, mask, [""], [reference])[0]
-    table, table_mask = one_hot(list(alphabet), meta["alphabet"], meta["ambiguous"])
-    table = encoder(table, table_mask, [""] * len(alphabet), list(alphabet))[:, 0]
-    index = torch.tensor([alphabet.index(letter) for letter in letters], dtype=torch.long)
-    outputs = fast(x, table, torch.as_tensor(positions, dtype=torch.long), index, device=str(select_device(device)))
-    if outputs is None:
-        return None
-    frame = pd.DataFrame(index=range(len(positions)))
-    _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
-    return frame
-
-
-def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int = 1024,
-                      device: str | None = None, ids: list[str] | None = None) -> pd.DataFrame:
-    """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
-    ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
-    id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
-    onehot = coded_inputs(sequences, meta["alphabet"], meta["ambiguous"])
-    encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
-    x, mask = _model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
-                                                                   sequences))
-    outputs = model.predict(x, mask, batch_size, device=select_device(device))
-    frame = pd.DataFrame(index=range(len(sequences)))
-    _add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))
-    return frame
