@@ -169,6 +169,11 @@ class TrainerConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def metric_for(self, task_type: str) -> str:
+        """The validation metric that picks the epoch (and scores a tuning trial):
+        ``selection_metric``, else the task type's default (``default_metric``)."""
+        return self.selection_metric or default_metric(task_type)
+
 
 # ---------------------------------------------------------------- task
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import torch
 
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.data.encode import dense
+from lyra.metrics import higher_is_better
 from lyra.models.saved import NeuralPredictor, OneHotLinearPredictor, RidgePairsPredictor, RidgePredictor
 from lyra.nn.baselines import LinearWeights, OneHotLinear, fit_linear
 from lyra.nn.devices import select_devices
@@ -138,13 +139,13 @@ class RidgeModel(RidgePredictor):
         y = train.y.numpy().astype(int) if classification else train.y.numpy()
         estimator = fit_linear(train.x.numpy(), y, task_type, trainer.seed)
         self.weights = LinearWeights.of(estimator)
-        metric = trainer.selection_metric or ("accuracy" if classification else "spearman")
+        metric = trainer.metric_for(task_type)
         row = {"epoch": 1}
         for name, data in (("train", train), ("valid", valid)):
             row[f"{name}_loss"] = (loss(torch.as_tensor(self.predict(data.x, data.mask), dtype=torch.float32),
                                         data.y, task_type, None).item() if len(data) else float("nan"))
         valid_score = score(self.predict(valid.x, valid.mask), valid.y.numpy(), task_type, metric)
-        row[f"valid_{metric}"] = valid_score * (-1.0 if metric == "mse" else 1.0)
+        row[f"valid_{metric}"] = higher_is_better(valid_score, metric)
         row["C" if classification else "alpha"] = float(
             np.ravel(estimator.C_)[0] if classification else estimator.alpha_)
         return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
@@ -164,14 +165,14 @@ class RidgePairsModel(RidgePairsPredictor):
         fitted = fit_pair_ridge(train.x, train.mask, train.y.numpy(), self.pair_sites)
         self.coef = torch.as_tensor(np.asarray(fitted.coef_), dtype=torch.float64)
         self.intercept, self.alpha = float(fitted.intercept_), float(fitted.alpha_)
-        metric = trainer.selection_metric or "spearman"
+        metric = trainer.metric_for(task_type)
         row = {"epoch": 1}
         for name, data in (("train", train), ("valid", valid)):
             row[f"{name}_loss"] = (loss(torch.as_tensor(self.predict(data.x, data.mask), dtype=torch.float32),
                                         data.y, task_type, None).item() if len(data) else float("nan"))
         valid_score = (score(self.predict(valid.x, valid.mask), valid.y.numpy(), task_type, metric)
                        if len(valid) else float("nan"))
-        row[f"valid_{metric}"] = valid_score * (-1.0 if metric == "mse" else 1.0)
+        row[f"valid_{metric}"] = higher_is_better(valid_score, metric)
         row["alpha"], row["n_pairs"] = self.alpha, len(self.pair_sites)
         return FitReport(history=pd.DataFrame([row]), best_epoch=None, best_score=valid_score, device="cpu",
                          resumed_from_epoch=0)
@@ -202,7 +203,7 @@ class OneHotLinearModel(OneHotLinearPredictor):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: self._lr_factor(i + 1))
         generator = torch.Generator().manual_seed(trainer.seed)
         x, y = train.x.to(run_device), train.y.to(run_device)
-        metric = trainer.selection_metric or ("accuracy" if task_type in CLASSIFICATION else "spearman")
+        metric = trainer.metric_for(task_type)
         order, at, running, history = torch.randperm(len(y), generator=generator), 0, 0.0, []
         self.module.train()
         for step in range(1, o["steps"] + 1):
@@ -225,7 +226,7 @@ class OneHotLinearModel(OneHotLinearPredictor):
         self.module.eval()
         final = history[-1].get(f"valid_{metric}", float("nan"))
         return FitReport(history=pd.DataFrame(history), best_epoch=None,
-                         best_score=final * (-1.0 if metric == "mse" else 1.0), device=str(run_device),
+                         best_score=higher_is_better(final, metric), device=str(run_device),
                          resumed_from_epoch=0)
 
     def _log(self, step: int, train_loss: float, valid: EncodedSet, task_type: str, metric: str) -> dict:
@@ -233,7 +234,7 @@ class OneHotLinearModel(OneHotLinearPredictor):
         if len(valid):
             outputs = self.predict(valid.x, valid.mask)
             row["valid_loss"] = loss(torch.from_numpy(outputs), valid.y, task_type, None).item()
-            row[f"valid_{metric}"] = score(outputs, valid.y.numpy(), task_type, metric) * (-1.0 if metric == "mse" else 1.0)
+            row[f"valid_{metric}"] = higher_is_better(score(outputs, valid.y.numpy(), task_type, metric), metric)
         return row
 
 

@@ -133,7 +133,7 @@ def tune(prepared: pd.DataFrame, task: Task, model_name: str = "lyra", variants:
     best = study.best_trial
     first = study.trials[0]
     summary = {"model": model_name, "settings": best.params, "value": best.value, "trial": best.number,
-               "metric": task.trainer.selection_metric or ("accuracy" if task.is_classification else "spearman"),
+               "metric": task.trainer.metric_for(task.task_type),
                "n_trials": len(study.trials), "n_complete": len(complete),
                "n_pruned": int(sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)),
                "seconds": time.perf_counter() - started, "space": space,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from lyra.io.atomic import atomic_path
+from lyra.metrics import higher_is_better
 from lyra.results import read_json, test_value
 
 SPLIT_SET = "test"
@@ -55,8 +56,7 @@ def select_on_validation(valid: dict, metric: str) -> str | None:
     """The model with the best validation value in ``valid`` ({model: value or None}, in
     the order models are listed; the first wins a tie), lowest for ``mse``, highest
     otherwise; None when no model has one."""
-    sign = -1.0 if metric == "mse" else 1.0
-    scored = [(sign * value, -i, model) for i, (model, value) in enumerate(valid.items()) if value is not None]
+    scored = [(higher_is_better(value, metric), -i, model) for i, (model, value) in enumerate(valid.items()) if value is not None]
     return max(scored)[2] if scored else None
 
 

@@ -28,7 +28,7 @@ from lyra.io import tensorfile
 from lyra.training import distributed
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.errors import LyraInputError, TrainingDiverged
-from lyra.metrics import METRICS
+from lyra.metrics import METRICS, higher_is_better
 from lyra.nn.lyra import optimizer_groups
 from lyra.nn.ridge_start import ridge_initialise
 from lyra.nn.run import EncodedSet, device_batch, precision_context, predict_outputs
@@ -97,7 +97,7 @@ def score(outputs: np.ndarray, y: np.ndarray, task_type: str, metric: str) -> fl
             value = METRICS[metric](y, outputs.argmax(1))
     else:
         value = METRICS[metric](y, outputs[:, 0])
-    return float(value.value) * (-1.0 if metric == "mse" else 1.0)
+    return higher_is_better(float(value.value), metric)
 
 
 def _rng_state(generator: torch.Generator) -> dict:
@@ -256,7 +256,7 @@ def fit(
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
     everything that defines the run), training resumes after its last completed epoch.
     """
-    metric = config.selection_metric or ("accuracy" if task_type in CLASSIFICATION else "spearman")
+    metric = config.metric_for(task_type)
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
     has_skip = getattr(model, "skip", None) is not None
@@ -330,7 +330,7 @@ def fit(
                 "epoch": state["epoch"],
                 "train_loss": train_loss,
                 "valid_loss": valid_loss,
-                f"valid_{metric}": valid_score * (-1.0 if metric == "mse" else 1.0),
+                f"valid_{metric}": higher_is_better(valid_score, metric),
                 "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
