@@ -27,7 +27,7 @@ from lyra.nn.baselines import ridge_baseline  # noqa: E402
 from lyra.data.encode import one_hot  # noqa: E402
 from lyra.metrics import METRICS  # noqa: E402
 from lyra.nn.lyra import Lyra  # noqa: E402
-from lyra.models.saved import lyra_needs_length  # noqa: E402
+from lyra.nn.lyra import options_needing_max_len  # noqa: E402
 from lyra.data.splits import random_splits  # noqa: E402
 from lyra.data.synthetic import epistasis_landscape  # noqa: E402
 from lyra.nn.run import EncodedSet, predict_outputs  # noqa: E402
@@ -147,7 +147,7 @@ def main() -> None:
         model_opts, trainer_opts = SETTINGS[args.setting]
         model_opts = {**SHIPPED_MODEL, **model_opts, **parse_extra(args.model)}
         trainer_opts = {**SHIPPED_TRAINER, **trainer_opts, **parse_extra(args.trainer), "seed": args.seed}
-        if lyra_needs_length(model_opts):
+        if options_needing_max_len(model_opts):
             model_opts["max_len"] = int(x.shape[1])
         config = TrainerConfig.from_dict(trainer_opts)
         seed_everything(config.seed)

@@ -25,16 +25,16 @@ import torch
 from lyra import results
 from lyra.config import Task
 from lyra.data import splits
-from lyra.data.encode import CodedInputs, coded_inputs
-from lyra.data.features import encoder_for
+from lyra.data.encode import CodedInputs
 from lyra.data.records import class_labels
 from lyra.data.transforms import TargetScaler
 from lyra.errors import TrainingDiverged
 from lyra.io import tensorfile
 from lyra.io.atomic import atomic_path
 from lyra.models import estimators as models
-from lyra.models.saved import add_outputs, lyra_needs_length, model_inputs
+from lyra.models.saved import add_outputs, encode_as_trained
 from lyra.nn.architectures import MODULES
+from lyra.nn.lyra import options_needing_max_len
 from lyra.nn.run import EncodedSet
 from lyra.training.loop import run_fingerprint, seed_everything
 
@@ -83,10 +83,9 @@ class FoldFit:
         if self.base == "ridge_pairs":  # its pairs are screened as Lyra's pair head's
             self.options = {"pair_head": True, **self.options}
         sequences = view["sequence"].tolist()
-        onehot = coded_inputs(sequences, task.alphabet, task.ambiguous)  # one byte per position
-        self.encoder = encoder_for(task.encoding, task.alphabet)
-        self.x, self.mask = model_inputs(self.base, *self.encoder.features(onehot, view["id"].tolist(), sequences))
-        if self.base == "transformer" or (self.base == "lyra" and lyra_needs_length(self.options)):
+        self.x, self.mask, onehot, self.encoder = encode_as_trained(sequences, view["id"].tolist(), task.alphabet,
+                                                                    task.ambiguous, task.encoding, self.base)
+        if self.base == "transformer" or (self.base == "lyra" and options_needing_max_len(self.options)):
             self.options.setdefault("max_len", self.x.shape[1])  # the fold's longest sequence
         self.parts = {name: np.flatnonzero(view["split"].to_numpy() == name) for name in ("train", "valid", "test")}
         self.scaler = TargetScaler.fit(view["target"].to_numpy()[self.parts["train"]], task.task_type,

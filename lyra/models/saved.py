@@ -19,7 +19,7 @@ import torch
 
 from lyra.config import CLASSIFICATION
 from lyra.data.alphabets import get_alphabet
-from lyra.data.encode import coded_inputs, dense, one_hot
+from lyra.data.encode import coded_inputs, dense
 from lyra.data.features import encoder_for
 from lyra.data.transforms import TargetScaler
 from lyra.errors import LyraInputError
@@ -27,16 +27,9 @@ from lyra.io import tensorfile
 from lyra.nn.architectures import MODULES, build_module
 from lyra.nn.baselines import LinearWeights, OneHotLinear, class_probabilities
 from lyra.nn.devices import select_device
+from lyra.nn.lyra import options_needing_max_len
 from lyra.nn.pairs import ridge_design
 from lyra.nn.run import predict_outputs
-
-
-def lyra_needs_length(options: dict) -> bool:
-    """Whether Lyra ``options`` have one weight per position (learned positions, the
-    flatten readout, the one-hot skip head, the hidden head or a pair head), so the model
-    needs ``max_len``."""
-    return (options.get("position_embedding") == "learned" or options.get("readout") == "flatten"
-            or any(bool(options.get(key)) for key in ("linear_skip", "hidden_head", "pair_head", "pair_sites")))
 
 
 def _longer_than(limit: int, what: str, sequences: list[str]) -> str | None:
@@ -85,11 +78,11 @@ class NeuralPredictor:
 
     def unscorable_reason(self, sequences: list[str]) -> str | None:
         """The Transformer has a learned position per position of its table, and so has Lyra
-        with a position-specific option (``lyra_needs_length``); otherwise Lyra and the CNN
+        with a position-specific option (``lyra.nn.lyra.options_needing_max_len``); otherwise Lyra and the CNN
         take any length."""
         if self.name == "transformer":
             return _longer_than(self.options["max_len"], "the Transformer has learned positions", sequences)
-        if self.name == "lyra" and lyra_needs_length(self.options):
+        if self.name == "lyra" and options_needing_max_len(self.options):
             return _longer_than(self.options["max_len"], "this Lyra model has position-specific weights", sequences)
         return None
 
@@ -277,6 +270,19 @@ def model_inputs(base: str, x, mask) -> tuple:
     return dense(x), dense(mask)
 
 
+def encode_as_trained(sequences: list[str], ids: list[str], alphabet: str, ambiguous: str, encoding: list | None,
+                      base: str) -> tuple:
+    """``sequences`` encoded as training encodes a fold: one byte per position
+    (``coded_inputs``), the task's ``encoding`` on top (``encoder_for``; ``ids`` key
+    embeddings), in the form the model ``base`` reads (``model_inputs``). Returns
+    (x, mask, coded letters, encoder); training, prediction and the substitution fast path
+    all encode through here."""
+    onehot = coded_inputs(sequences, alphabet, ambiguous)
+    encoder = encoder_for(encoding, alphabet)
+    x, mask = model_inputs(base, *encoder.features(onehot, list(ids), sequences))
+    return x, mask, onehot, encoder
+
+
 def add_outputs(predictions: pd.DataFrame, outputs: np.ndarray, task_type: str, classes, scaler) -> None:
     """Turn raw outputs into y_pred (original units or class index) and class probabilities."""
     if classes:
@@ -315,11 +321,14 @@ def predict_substitutions(model, meta: dict, reference: str, positions: list[int
     if fast is None or any(isinstance(part, dict) and "embeddings" in part for part in encoding):
         return None
     alphabet = get_alphabet(meta["alphabet"]).letters
-    encoder = encoder_for(encoding, meta["alphabet"])
-    x, mask = one_hot([reference], meta["alphabet"], meta["ambiguous"])
-    x = encoder(x, mask, [""], [reference])[0]
-    table, table_mask = one_hot(list(alphabet), meta["alphabet"], meta["ambiguous"])
-    table = encoder(table, table_mask, [""] * len(alphabet), list(alphabet))[:, 0]
+
+    def features(sequences: list[str]) -> torch.Tensor:  # (n, L, E), encoded as in training
+        x = encode_as_trained(sequences, [""] * len(sequences), meta["alphabet"], meta["ambiguous"], encoding,
+                              meta["model_name"])[0]
+        return dense(x)
+
+    x = features([reference])[0]
+    table = features(list(alphabet))[:, 0]  # each letter's features
     index = torch.tensor([alphabet.index(letter) for letter in letters], dtype=torch.long)
     outputs = fast(x, table, torch.as_tensor(positions, dtype=torch.long), index, device=str(select_device(device)))
     if outputs is None:
@@ -334,10 +343,8 @@ def predict_sequences(model, meta: dict, sequences: list[str], batch_size: int =
     """Predictions (y_pred[, prob_<class>]) for normalised ``sequences`` with a model from
     ``load_model``, encoded as in training (``ids``: the rows' ids, for embeddings keyed by
     id); ValueError when the model cannot score them (see ``model.unscorable_reason``)."""
-    onehot = coded_inputs(sequences, meta["alphabet"], meta["ambiguous"])
-    encoder = encoder_for(meta.get("encoding"), meta["alphabet"])
-    x, mask = model_inputs(meta["model_name"], *encoder.features(onehot, list(ids or [""] * len(sequences)),
-                                                                   sequences))
+    x, mask, _, _ = encode_as_trained(sequences, ids or [""] * len(sequences), meta["alphabet"], meta["ambiguous"],
+                                      meta.get("encoding"), meta["model_name"])
     outputs = model.predict(x, mask, batch_size, device=select_device(device))
     frame = pd.DataFrame(index=range(len(sequences)))
     add_outputs(frame, outputs, meta["task_type"], meta["classes"], TargetScaler.from_dict(meta["scaler"]))

@@ -322,6 +322,21 @@ SUBSTITUTION_CHUNK_ELEMENTS = 2**24  # Lyra.substitution_outputs: mutants x leng
 READOUTS = ("pool", "flatten")
 
 
+def options_needing_max_len(options: dict) -> list[str]:
+    """The options among ``options`` (Lyra's keyword arguments, and ``pair_head``, which the
+    pair screen turns into ``pair_sites``) that give the model one weight per position, so
+    it needs ``max_len``: learned positions, the flatten readout, the one-hot skip head,
+    the hidden head, a pair head. The one list of them, for the model and for the fold
+    runner that sets ``max_len``."""
+    checks = (("position_embedding='learned'", options.get("position_embedding") == "learned"),
+              ("readout='flatten'", options.get("readout") == "flatten"),
+              ("linear_skip=True", options.get("linear_skip")),
+              ("hidden_head", options.get("hidden_head")),
+              ("pair_head", options.get("pair_head")),
+              ("pair_sites", options.get("pair_sites")))
+    return [name for name, on in checks if on]
+
+
 class Lyra(nn.Module):
     """Encoder -> PGC blocks -> residual S4D layers -> masked pooling -> decoder.
 
@@ -409,11 +424,9 @@ class Lyra(nn.Module):
             raise ValueError(f"position_embedding must be one of {list(POSITION_EMBEDDINGS)}, got {position_embedding!r}")
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
-        needs_length = [name for name, on in (("position_embedding='learned'", position_embedding == "learned"),
-                                              ("readout='flatten'", readout == "flatten"),
-                                              ("linear_skip=True", linear_skip),
-                                              ("hidden_head", hidden_head),
-                                              ("pair_sites", pair_sites)) if on]
+        needs_length = options_needing_max_len({"position_embedding": position_embedding, "readout": readout,
+                                                "linear_skip": linear_skip, "hidden_head": hidden_head,
+                                                "pair_sites": pair_sites})
         if needs_length and (max_len is None or int(max_len) < 1):
             raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
         sites = torch.as_tensor(pair_sites if pair_sites else [], dtype=torch.long).reshape(-1, 2)
