@@ -49,7 +49,7 @@ def read_predictions(*paths: str | Path) -> pd.DataFrame:
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """A result table as TSV (9 significant digits), written atomically: predictions, and
-    the mutagenesis and variant-score tables of ``lyra.mutagenesis`` / ``lyra.variants``."""
+    the mutagenesis and variant-score tables of ``lyra.analysis.mutagenesis`` / ``lyra.analysis.variants``."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 

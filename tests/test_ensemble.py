@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 
 def _member_predictions(paths, sequences, column="y_pred"):
-    """Each model's own predictions, through runner.predict_sequences (no ensemble code)."""
+    """Each model's own predictions, through lyra.models.saved.predict_sequences (no ensemble code)."""
     out = []
     for path in paths:
         model, meta = load_model(path)

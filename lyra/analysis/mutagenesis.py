@@ -5,7 +5,7 @@ Positions are 1-based. The effect of a mutant is its ensemble score minus the
 reference's; ``effect_std`` is the spread across members of the members' own effects
 (each member's mutant score minus its own reference score), ``std`` the spread of the
 mutant scores themselves. ``mutant_effects`` is the one place both the ISM and the
-variant scoring (``lyra.variants``) compute these columns.
+variant scoring (``lyra.analysis.variants``) compute these columns.
 
 For a k-fold task, ``cross_validated_map`` takes each substitution's effect from the
 fold model that did not train on it and compares the map with the measured single

@@ -111,7 +111,7 @@ def read_variants(path: str | Path, reference: str, alphabet: str) -> list[tuple
 def score_variants(ensemble: Ensemble, reference: str, variants: list[tuple[Mutation, ...]],
                    score_class: str | None = None, device: str | None = None) -> pd.DataFrame:
     """Per variant: ``variant``, ``n_mutations``, ``score``, ``std``, ``effect``, ``effect_std``
-    (``lyra.mutagenesis.mutant_effects``), in input order."""
+    (``lyra.analysis.mutagenesis.mutant_effects``), in input order."""
     sequences = [apply_mutations(reference, mutations) for mutations in variants]
     effects = mutant_effects(ensemble, reference, sequences, score_class, device)
     effects.insert(0, "n_mutations", [len(m) for m in variants])

@@ -147,7 +147,7 @@ class Encoder:
         return all(isinstance(part, str) or "aaindex" in part for part in self.encoding)
 
     def features(self, onehot: CodedInputs, ids: list[str], sequences: list[str]):
-        """(features, mask) of the rows of ``onehot`` (``lyra.encode.CodedInputs``): still one
+        """(features, mask) of the rows of ``onehot`` (``lyra.data.encode.CodedInputs``): still one
         byte per position when the encoding is per letter (the features of each letter
         index as its table), else the full tensors (embeddings are read per row)."""
         if self.per_letter:

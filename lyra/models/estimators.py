@@ -67,7 +67,7 @@ def resolve_position_aware(options: dict, lengths: np.ndarray, task_type: str) -
 def resolve_pair_head(options: dict, onehot: torch.Tensor, mask: torch.Tensor, y: np.ndarray,
                       task_type: str) -> dict:
     """Lyra ``options`` with ``pair_head: true`` replaced by the ``pair_sites`` that
-    ``lyra.pairs.screen_pairs`` keeps on the training rows (``onehot``, ``mask``, the
+    ``lyra.nn.pairs.screen_pairs`` keeps on the training rows (``onehot``, ``mask``, the
     training targets ``y``); ``pair_head: false`` (or null) or no key: no pair head."""
     options = dict(options)
     value = options.pop("pair_head", False)
@@ -102,7 +102,7 @@ class NeuralModel(NeuralPredictor):
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             checkpoint_path: Path | None = None, fingerprint: str = "", device: str | None = None,
             progress: bool = True, scratch_dir: Path | None = None, epoch_callback=None) -> FitReport:
-        """Train on ``train``, keep the weights of the best validation epoch (``lyra.train.fit``)."""
+        """Train on ``train``, keep the weights of the best validation epoch (``lyra.training.loop.fit``)."""
         if not len(valid):
             raise ValueError(f"model {self.name!r} picks its epoch on validation rows and this split has none "
                              f"(split.valid: none); use split.valid fold or random")

@@ -1,5 +1,5 @@
-"""The torch networks trained by ``lyra.train.fit``, by name, and how to build one from its
-options: one place for ``lyra.models`` and the ranks of ``lyra.launch``."""
+"""The torch networks trained by ``lyra.training.loop.fit``, by name, and how to build one from its
+options: one place for ``lyra.models.estimators``, ``lyra.models.saved`` and the ranks of ``lyra.training.launch``."""
 
 from __future__ import annotations
 

@@ -181,7 +181,7 @@ def fit_sparse_ridge(X: sparse.spmatrix, y: np.ndarray, alphas: np.ndarray = RID
     chosen among ``alphas`` by efficient leave-one-out, as ``RidgeCV`` chooses it.
 
     Where rows outnumber features (e.g. a large DMS with pair features,
-    ``lyra.pairs.pair_design``) RidgeCV densifies the design and multiplies it by a
+    ``lyra.nn.pairs.pair_design``) RidgeCV densifies the design and multiplies it by a
     (p x p) matrix once per penalty; here the centred covariance ``Xc^T Xc = V diag(s) V^T``
     is decomposed once and ``Xc V`` is formed in row blocks of ``batch`` (sparse times
     dense), so each penalty costs one (n x p) product: fitted values
@@ -264,7 +264,7 @@ def ridge_baseline(train_X, train_y, test_X, task_type: str, seed: int = 0,
     """``fit_linear`` on the training rows, then predictions for ``test_X``.
 
     ``train_X``/``test_X`` are one-hot arrays (n, L, A) padded to one common length (e.g.
-    ``lyra.encode.one_hot(seqs, alphabet, length=L)``) or already flat (n, features).
+    ``lyra.data.encode.one_hot(seqs, alphabet, length=L)``) or already flat (n, features).
     ``n_classes`` widens the probability matrix to classes absent from training (zeros).
     """
     if _flatten(train_X, "train_X").shape[1] != _flatten(test_X, "test_X").shape[1]:

@@ -373,7 +373,7 @@ class Lyra(nn.Module):
     - ``pair_sites=[[p, q], ...]``: a sparse pairwise head added to the output,
       ``sum_k x[p_k]^T T_k x[q_k]`` with ``T`` (K, d_input, d_input, d_output)
       zero-initialised: for one-hot input, one learned value per letter combination of
-      each listed position pair (0-based). ``lyra.pairs.screen_pairs`` finds such pairs
+      each listed position pair (0-based). ``lyra.nn.pairs.screen_pairs`` finds such pairs
       in training rows (the ``pair_head`` model option); ``TrainerConfig.ridge_init`` then
       starts from ridge on one-hot plus these pair features.
     - ``backbone=False``: no encoder, positions, PGC or S4D layers (``pgc_expansions``,

@@ -1,6 +1,6 @@
 """Position pairs whose letters interact, found from training rows, for Lyra's pair head.
 
-One-hot ridge regression (``lyra.baselines.fit_linear``) is fitted to the training rows;
+One-hot ridge regression (``lyra.nn.baselines.fit_linear``) is fitted to the training rows;
 every position pair is then tested on what ridge leaves over: a one-way ANOVA F-test of
 the residuals grouped by the pair's letter combination. The pairs kept are those the
 Benjamini-Hochberg procedure accepts at false discovery rate ``FDR`` (smallest p first,
@@ -114,9 +114,9 @@ def fit_pair_ridge(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, sites: li
                    alphas: np.ndarray = RIDGE_ALPHAS):
     """Ridge regression on one-hot plus the pair features of ``sites``: ``ridge_design`` of
     the masked inputs ``x`` (n, L, E), penalty chosen among ``alphas`` by leave-one-out
-    (``lyra.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model,
+    (``lyra.nn.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model,
     Lyra's ``trainer.ridge_init`` with a pair head and the campaign replay's ridge
-    ensembles (``lyra.campaign``) all fit it."""
+    ensembles (``lyra.analysis.campaign``) all fit it."""
     masked = x * mask.unsqueeze(-1).to(x.dtype)
     return fit_sparse_ridge(ridge_design(masked, sites), np.asarray(y, dtype=np.float64), alphas)
 

@@ -24,7 +24,7 @@ DPI = 150
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` atomically (``lyra.atomic``), in the format its suffix names."""
+    """Write ``fig`` to ``path`` atomically (``lyra.io.atomic``), in the format its suffix names."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI, bbox_inches="tight")

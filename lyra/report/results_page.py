@@ -20,7 +20,7 @@ from lyra.results import read_json
 
 MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "ridge_pairs": "ridge_pairs (one-hot + pairs)", "cnn": "CNN", "transformer": "Transformer",
                "onehot_linear": "One-Hot linear"}
-# the model chosen per task on validation rows (lyra.summary.selected_columns)
+# the model chosen per task on validation rows (lyra.report.summary.selected_columns)
 COLUMN_NAMES = {"selected_model": "selected on validation", "selected": "selected: test",
                 "selected_valid": "selected: validation"}
 # summary columns shown in fixed places (or left out: folds, provenance of the reference table)

@@ -170,6 +170,6 @@ def machine() -> dict:
     }
 
 
-if __name__ == "__main__":  # one point: python -m lyra.scaling MODEL LENGTH REPEATS THREADS
+if __name__ == "__main__":  # one point: python -m lyra.report.scaling MODEL LENGTH REPEATS THREADS
     torch.set_num_threads(int(sys.argv[4]))
     print(json.dumps(forward_point(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))

@@ -190,7 +190,7 @@ def summary_table(
 
 
 def plot_frame(summary: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """Long (task, model) rows for ``lyra.plots.summary_barplot``; external sets appear
+    """Long (task, model) rows for ``lyra.report.plots.summary_barplot``; external sets appear
     as ``task:set``; k-fold tasks (fold mean or ProteinGym pooled) carry no interval
     (``ci`` is the raw pool's); ``baseline_value`` is the one-hot baseline entry."""
     rows = []

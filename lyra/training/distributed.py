@@ -1,6 +1,6 @@
-"""Data-parallel helpers used inside ``lyra.train.fit`` (torch.distributed, DDP).
+"""Data-parallel helpers used inside ``lyra.training.loop.fit`` (torch.distributed, DDP).
 
-``lyra.launch.launch_fit`` starts one process per device; inside ``fit`` the helpers
+``lyra.training.launch.launch_fit`` starts one process per device; inside ``fit`` the helpers
 below make one step on N ranks equal one step on one device with the same ``batch_size``: every rank draws the same permutation, takes every N-th
 element of it (padded by wrapping to a multiple of N, as torch's DistributedSampler
 does) in batches of ``batch_size // N``, and DDP averages the gradients. Outside a

@@ -1,13 +1,13 @@
 """Data-parallel training on several devices: one process per device, started by torchrun.
 
-``launch_fit`` runs ``lyra.train.fit`` under ``python -m torch.distributed.run --standalone``
+``launch_fit`` runs ``lyra.training.loop.fit`` under ``python -m torch.distributed.run --standalone``
 (which picks a free port so concurrent jobs on one node do not collide). The parent
 writes how to build the model, its weights, the encoded data and the settings to a
 scratch file, each rank reads it memory-mapped, and rank 0 writes the checkpoint, the
 history and the result that the parent reads back. Both files hold only tensors and
-plain values (``lyra.tensorfile``), so reading them runs no code. GPUs use the NCCL
+plain values (``lyra.io.tensorfile``), so reading them runs no code. GPUs use the NCCL
 backend, CPUs gloo (so the same configuration also runs, and is tested, without GPUs).
-The per-step helpers are in ``lyra.distributed``.
+The per-step helpers are in ``lyra.training.distributed``.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def _encoded_set(spec: dict) -> EncodedSet:
 
 def launch_fit(model, build: dict, train, valid, task_type, config, devices: list[torch.device], scratch_dir: Path,
                checkpoint_path: Path | None = None, fingerprint: str = "", progress: bool = True) -> FitResult:
-    """Run ``lyra.train.fit`` on ``devices`` (one process each) and return rank 0's FitResult.
+    """Run ``lyra.training.loop.fit`` on ``devices`` (one process each) and return rank 0's FitResult.
 
-    ``build`` rebuilds ``model`` in each rank: ``lyra.architectures.build_module``'s ``name``,
+    ``build`` rebuilds ``model`` in each rank: ``lyra.nn.architectures.build_module``'s ``name``,
     ``d_input``, ``d_output`` and ``options``; ``model``'s weights travel as tensors."""
     world = len(devices)
     if config.batch_size % world:
