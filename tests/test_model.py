@@ -5,7 +5,8 @@ import pytest
 import torch
 from scipy.special import erf
 
-from lyra.nn.lyra import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.lyra import PGC, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.s4d import S4D
 
 
 def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
