@@ -11,7 +11,9 @@ The S4D layer, with its kernel, is ``lyra.nn.s4d``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -186,6 +188,69 @@ def options_needing_max_len(options: dict) -> list[str]:
     return [name for name, on in checks if on]
 
 
+@dataclass(frozen=True)
+class LyraOptions:
+    """Lyra's options (a task's ``model:`` block; docs/task-config.md), typed, with the
+    paper model's defaults, and validated once, when made: ``Lyra`` reads them from here.
+    A model file keeps them as the plain values of its ``model_options`` record."""
+
+    d_model: int = 64
+    d_state: int = 64
+    dropout: float = 0.2
+    pgc_expansions: tuple[float, ...] = (0.25, 2.0)
+    conv_kernel_size: int = 3
+    gating: str = "multiplicative"
+    n_s4d_layers: int = 1
+    bidirectional: bool = False
+    pooling: str = "mean"
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+    ssm_lr: float | None = None
+    position_embedding: str | None = None
+    position_scale: float = 1.0
+    readout: str = "pool"
+    linear_skip: bool = False
+    pgc_residual: bool = False
+    max_len: int | None = None
+    skip_lr: float | None = None
+    hidden_head: int | None = None
+    pair_sites: list[list[int]] | None = None
+    backbone: bool = True
+
+    def __post_init__(self):
+        if self.pooling not in POOLING:
+            raise ValueError(f"pooling must be one of {sorted(POOLING)}, got {self.pooling!r}")
+        position_embedding = self.effective_position_embedding
+        if position_embedding not in POSITION_EMBEDDINGS:
+            raise ValueError(f"position_embedding must be one of {list(POSITION_EMBEDDINGS)}, got {position_embedding!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {list(READOUTS)}, got {self.readout!r}")
+        needs_length, max_len = self.needs_max_len, self.max_len
+        if needs_length and (max_len is None or int(max_len) < 1):
+            raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
+        sites = self.sites()
+        if len(sites) and (sites.min() < 0 or sites.max() >= int(max_len) or (sites[:, 0] == sites[:, 1]).any()):
+            raise ValueError(f"pair_sites must be pairs of two different positions in 0..max_len-1={int(max_len) - 1}, "
+                             f"got {sites.tolist()}")
+
+    @property
+    def effective_position_embedding(self) -> str | None:
+        """No positions without a backbone (``backbone=False`` reads the input alone)."""
+        return self.position_embedding if self.backbone else None
+
+    @property
+    def needs_max_len(self) -> list[str]:
+        """The options set here that need ``max_len`` (``options_needing_max_len``)."""
+        return options_needing_max_len({**dataclasses.asdict(self), "position_embedding": self.effective_position_embedding})
+
+    def sites(self) -> torch.Tensor:
+        """``pair_sites`` as a (K, 2) tensor of positions."""
+        return torch.as_tensor(self.pair_sites if self.pair_sites else [], dtype=torch.long).reshape(-1, 2)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 class Lyra(nn.Module):
     """Encoder -> PGC blocks -> residual S4D layers -> masked pooling -> decoder.
 
@@ -236,78 +301,43 @@ class Lyra(nn.Module):
     ``ValueError`` on longer inputs.
     """
 
-    def __init__(
-        self,
-        d_input: int,
-        d_output: int,
-        d_model: int = 64,
-        d_state: int = 64,
-        dropout: float = 0.2,
-        pgc_expansions: tuple[float, ...] = (0.25, 2.0),
-        conv_kernel_size: int = 3,
-        gating: str = "multiplicative",
-        n_s4d_layers: int = 1,
-        bidirectional: bool = False,
-        pooling: str = "mean",
-        dt_min: float = 1e-3,
-        dt_max: float = 1e-1,
-        ssm_lr: float | None = None,
-        position_embedding: str | None = None,
-        position_scale: float = 1.0,
-        readout: str = "pool",
-        linear_skip: bool = False,
-        pgc_residual: bool = False,
-        max_len: int | None = None,
-        skip_lr: float | None = None,
-        hidden_head: int | None = None,
-        pair_sites: list[list[int]] | None = None,
-        backbone: bool = True,
-    ):
+    def __init__(self, d_input: int, d_output: int, options: LyraOptions | None = None, **overrides):
         super().__init__()
-        self.backbone = bool(backbone)
+        o = options if options is not None else LyraOptions()
+        o = dataclasses.replace(o, **overrides) if overrides else o  # validated there, once
+        self.options = o
+        self.backbone = bool(o.backbone)
+        d_model, pgc_expansions, n_s4d_layers = o.d_model, o.pgc_expansions, o.n_s4d_layers
         if not self.backbone:  # zero backbone features: the heads alone
-            d_model, pgc_expansions, n_s4d_layers, position_embedding = 0, (), 0, None
-        if pooling not in POOLING:
-            raise ValueError(f"pooling must be one of {sorted(POOLING)}, got {pooling!r}")
-        if position_embedding not in POSITION_EMBEDDINGS:
-            raise ValueError(f"position_embedding must be one of {list(POSITION_EMBEDDINGS)}, got {position_embedding!r}")
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
-        needs_length = options_needing_max_len({"position_embedding": position_embedding, "readout": readout,
-                                                "linear_skip": linear_skip, "hidden_head": hidden_head,
-                                                "pair_sites": pair_sites})
-        if needs_length and (max_len is None or int(max_len) < 1):
-            raise ValueError(f"{', '.join(needs_length)} need(s) max_len (the longest sequence length), got {max_len!r}")
-        sites = torch.as_tensor(pair_sites if pair_sites else [], dtype=torch.long).reshape(-1, 2)
-        if len(sites) and (sites.min() < 0 or sites.max() >= int(max_len) or (sites[:, 0] == sites[:, 1]).any()):
-            raise ValueError(f"pair_sites must be pairs of two different positions in 0..max_len-1={int(max_len) - 1}, "
-                             f"got {sites.tolist()}")
-        self.pooling, self.readout, self.pgc_residual = pooling, readout, bool(pgc_residual)
-        self.position_embedding, self.position_scale = position_embedding, float(position_scale)
-        self.max_len = None if max_len is None else int(max_len)
+            d_model, pgc_expansions, n_s4d_layers = 0, (), 0
+        position_embedding = o.effective_position_embedding
+        needs_length, sites = o.needs_max_len, o.sites()
+        self.pooling, self.readout, self.pgc_residual = o.pooling, o.readout, bool(o.pgc_residual)
+        self.position_embedding, self.position_scale = position_embedding, float(o.position_scale)
+        self.max_len = None if o.max_len is None else int(o.max_len)
         self._length_limited_by = needs_length
         if self.backbone:
             self.encoder = nn.Linear(d_input, d_model)
         if position_embedding == "learned":
             self.positions = nn.Parameter(torch.zeros(self.max_len, d_model))
         self.pgc_layers = nn.ModuleList(
-            PGC(d_model, expansion, conv_kernel_size, gating) for expansion in pgc_expansions
+            PGC(d_model, expansion, o.conv_kernel_size, o.gating) for expansion in pgc_expansions
         )
         self.s4d_norms = nn.ModuleList(RMSNorm(d_model, eps=1e-6) for _ in range(n_s4d_layers))
         self.s4d_layers = nn.ModuleList(
-            S4D(d_model, d_state, dropout, dt_min, dt_max, bidirectional, ssm_lr) for _ in range(n_s4d_layers)
+            S4D(d_model, o.d_state, o.dropout, o.dt_min, o.dt_max, o.bidirectional, o.ssm_lr) for _ in range(n_s4d_layers)
         )
-        self.dropout = nn.Dropout(dropout)
-        self.decoder = _linear(self.max_len * d_model if readout == "flatten" else d_model, d_output)
-        if linear_skip:
+        self.dropout = nn.Dropout(o.dropout)
+        self.decoder = _linear(self.max_len * d_model if o.readout == "flatten" else d_model, d_output)
+        if o.linear_skip:
             self.skip = nn.Parameter(torch.zeros(self.max_len, d_input, d_output))
-            if skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
-                self.skip._optim = {"weight_decay": 0.0, "lr": skip_lr}
-        if hidden_head:
+            if o.skip_lr is not None:  # its own learning rate (0 freezes it, e.g. after trainer.ridge_init)
+                self.skip._optim = {"weight_decay": 0.0, "lr": o.skip_lr}
+        if o.hidden_head:
             # one letter per position is on, so sum_p x[p] U[p] has variance max_len * std^2 = 1
-            self.head_input = nn.Parameter(torch.randn(self.max_len, d_input, int(hidden_head)) / math.sqrt(self.max_len))
-            self.head_features = _linear(self.decoder.in_features, int(hidden_head))
-            self.head_output = nn.Linear(int(hidden_head), d_output, bias=False)
+            self.head_input = nn.Parameter(torch.randn(self.max_len, d_input, int(o.hidden_head)) / math.sqrt(self.max_len))
+            self.head_features = _linear(self.decoder.in_features, int(o.hidden_head))
+            self.head_output = nn.Linear(int(o.hidden_head), d_output, bias=False)
             nn.init.zeros_(self.head_output.weight)
         if len(sites):
             self.register_buffer("pair_sites", sites)
