@@ -35,8 +35,8 @@ from scipy import sparse
 from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 
-from lyra.alphabets import get_alphabet
-from lyra.synthetic import epistasis_landscape
+from lyra.data.alphabets import get_alphabet
+from lyra.data.synthetic import epistasis_landscape
 
 # name: (length, alphabet, terms per order 1/2/3, landscape seed); 8,000 / 1,000 / 2,000 rows;
 # the fitness saturates (a sigmoid of the standardised signal) and carries noise (sd 0.05)
@@ -55,7 +55,7 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "config" / "experiments.yaml
 
 def landscape(length: int, alphabet: str, n_terms: tuple[int, ...], seed: int) -> tuple[pd.DataFrame, list]:
     """Rows (id, sequence, fitness) and the positions of every term, drawn as
-    ``lyra.synthetic.epistasis_landscape`` draws them (same generator calls)."""
+    ``lyra.data.synthetic.epistasis_landscape`` draws them (same generator calls)."""
     n = sum(ROWS.values())
     frame = epistasis_landscape(n, length, alphabet, (1, 2, 3), n_terms, noise=0.0, seed=seed)
     rng = np.random.default_rng(seed)

@@ -5,9 +5,9 @@
 
 The model is an untrained Lyra of the GB1 configuration (d_model 64, d_state 64: 47,169
 parameters; the speed does not depend on the weights), wrapped as an ensemble of
-``--members`` copies, scored through ``lyra.mutagenesis.saturation_mutagenesis`` (the
+``--members`` copies, scored through ``lyra.analysis.mutagenesis.saturation_mutagenesis`` (the
 code path of ``lyra mutagenesis``: Lyra's single-substitution fast path,
-``lyra.model.Lyra.substitution_outputs``); ``--compare`` also times scoring every mutant
+``lyra.nn.lyra.Lyra.substitution_outputs``); ``--compare`` also times scoring every mutant
 as a full sequence (chunked one-hot encoding, batched forward passes) in the same run.
 Prints one JSON line: wall time, mutants/s, machine load. A benchmark, not a test:
 nothing asserts on a time.
@@ -24,11 +24,11 @@ import time
 import numpy as np
 import torch
 
-from lyra.alphabets import get_alphabet
-from lyra.ensemble import Ensemble
-from lyra.models import build
-from lyra.mutagenesis import mutant_effects, saturation_mutagenesis
-from lyra.transforms import TargetScaler
+from lyra.data.alphabets import get_alphabet
+from lyra.analysis.ensemble import Ensemble
+from lyra.models.estimators import build
+from lyra.analysis.mutagenesis import mutant_effects, saturation_mutagenesis
+from lyra.data.transforms import TargetScaler
 
 
 def main() -> None:

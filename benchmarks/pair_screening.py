@@ -2,7 +2,7 @@
 
 One-hot ridge misses pairwise terms; a generic pairwise model (a polynomial kernel over
 all position pairs) dilutes them among hundreds of empty pairs. This measures the screen
-of Lyra's pair head without the network: ``lyra.pairs.screen_pairs`` (a one-way ANOVA
+of Lyra's pair head without the network: ``lyra.nn.pairs.screen_pairs`` (a one-way ANOVA
 F-test of one-hot ridge's training residuals on each pair's letter combinations,
 Benjamini-Hochberg at a false discovery rate of 0.05, re-screened in up to 3 rounds on
 the residuals of ridge with the pairs kept so far), then RidgeCV on one-hot plus the kept
@@ -30,17 +30,17 @@ from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 
 from fresh_landscapes import LANDSCAPES, term_design
-from lyra.alphabets import get_alphabet
-from lyra.encode import one_hot
-from lyra.pairs import letter_codes, screen_pairs
-from lyra.synthetic import epistasis_landscape
+from lyra.data.alphabets import get_alphabet
+from lyra.data.encode import one_hot
+from lyra.nn.pairs import letter_codes, screen_pairs
+from lyra.data.synthetic import epistasis_landscape
 
 ALPHAS = np.logspace(-2, 4, 7)
 
 
 def evaluate(name: str, train: pd.DataFrame, valid: pd.DataFrame, target: str, alphabet: str) -> dict:
     """Validation Spearman of one-hot ridge and of ridge on one-hot plus the pairs that
-    ``lyra.pairs.screen_pairs`` (the screen of Lyra's pair head) keeps on the training rows."""
+    ``lyra.nn.pairs.screen_pairs`` (the screen of Lyra's pair head) keeps on the training rows."""
     start = time.time()
     letters = get_alphabet(alphabet).letters
     (x, mask), (x_valid, mask_valid) = (one_hot(part.sequence.tolist(), alphabet, "error") for part in (train, valid))

@@ -3,7 +3,7 @@
     python benchmarks/proteingym_pooled.py --model onehot_linear --valid none --out /tmp/pg
     python benchmarks/proteingym_pooled.py --model lyra --tasks pg_RASH_contiguous --encoding onehot blosum62
 
-Trains every fold of each task with ``lyra.runner.train_fold`` (one CPU thread), scores
+Trains every fold of each task with ``lyra.models.fold.train_fold`` (one CPU thread), scores
 the fold predictions with ``lyra.results.evaluate_task`` (``kfold_aggregate: pooled``, so
 the headline is ProteinGym's number: per-fold training-set z-scoring, all folds' test rows
 pooled, one Spearman) and prints a Markdown table next to the config/published.yaml entry
@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from lyra import runner, splits
+from lyra.data import splits
+from lyra.models import fold as runner
 from lyra.config import load_workflow_config
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.results import evaluate_task, read_predictions
 
 

@@ -6,7 +6,7 @@ One experiment = one (landscape, setting, seed); results are appended as JSON li
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality.py --data user40 --setting base --seed 0 \
         --out benchmarks/quality_results.jsonl
 
-``--setting ridge`` fits RidgeCV on flattened one-hot (lyra.baselines.ridge_baseline) on
+``--setting ridge`` fits RidgeCV on flattened one-hot (lyra.nn.baselines.ridge_baseline) on
 the same train rows and scores the validation rows.
 """
 
@@ -23,14 +23,15 @@ import torch
 
 torch.set_num_threads(1)
 
-from lyra.baselines import ridge_baseline  # noqa: E402
-from lyra.encode import one_hot  # noqa: E402
+from lyra.nn.baselines import ridge_baseline  # noqa: E402
+from lyra.data.encode import one_hot  # noqa: E402
 from lyra.metrics import METRICS  # noqa: E402
-from lyra.model import Lyra  # noqa: E402
-from lyra.models import lyra_needs_length  # noqa: E402
-from lyra.splits import random_splits  # noqa: E402
-from lyra.synthetic import epistasis_landscape  # noqa: E402
-from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs, seed_everything  # noqa: E402
+from lyra.nn.lyra import Lyra  # noqa: E402
+from lyra.nn.lyra import options_needing_max_len  # noqa: E402
+from lyra.data.splits import random_splits  # noqa: E402
+from lyra.data.synthetic import epistasis_landscape  # noqa: E402
+from lyra.nn.run import EncodedSet, predict_outputs  # noqa: E402
+from lyra.training.loop import TrainerConfig, fit, seed_everything  # noqa: E402
 
 GB1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "gb1_wu2016_relso" / "GB1_WU_train_data.csv"
 
@@ -146,7 +147,7 @@ def main() -> None:
         model_opts, trainer_opts = SETTINGS[args.setting]
         model_opts = {**SHIPPED_MODEL, **model_opts, **parse_extra(args.model)}
         trainer_opts = {**SHIPPED_TRAINER, **trainer_opts, **parse_extra(args.trainer), "seed": args.seed}
-        if lyra_needs_length(model_opts):
+        if options_needing_max_len(model_opts):
             model_opts["max_len"] = int(x.shape[1])
         config = TrainerConfig.from_dict(trainer_opts)
         seed_everything(config.seed)

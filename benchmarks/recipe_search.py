@@ -1,8 +1,8 @@
 """Recipe search for the position-aware Lyra network (issue 29, item 5).
 
-Draws small landscapes with ``lyra.synthetic.epistasis_landscape`` (DNA and protein,
+Draws small landscapes with ``lyra.data.synthetic.epistasis_landscape`` (DNA and protein,
 lengths 30-80, terms up to order 4, several seeds), trains every recipe in ``RECIPES``
-on each with ``lyra.runner.train_fold`` (the workflow's own training path: pair screen,
+on each with ``lyra.models.fold.train_fold`` (the workflow's own training path: pair screen,
 early stopping on validation) and appends one JSON line per (landscape, recipe) to
 ``--out``: validation and test Spearman and the kept epoch. Recipes are compared on
 validation only; test is printed beside it, scored once per trained model.
@@ -27,8 +27,8 @@ import torch
 from scipy.stats import spearmanr
 
 from lyra.config import Task
-from lyra.runner import train_fold
-from lyra.synthetic import epistasis_landscape
+from lyra.models.fold import train_fold
+from lyra.data.synthetic import epistasis_landscape
 
 ROWS = {"train": 4000, "valid": 500, "test": 1000}
 # name: (length, alphabet, orders, terms per order, seed)

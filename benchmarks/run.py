@@ -8,7 +8,7 @@ Two measurements:
 * Training throughput (sequences/s) in the GB1 configuration: Lyra(d_input=20,
   d_output=1, d_model=64, d_state=64, dropout=0.2) and a 1-layer Transformer encoder of
   similar parameter count, batch 256, length 56, AdamW, MSE, trained through
-  ``lyra.train.fit`` on random one-hot sequences (the speed does not depend on the
+  ``lyra.training.loop.fit`` on random one-hot sequences (the speed does not depend on the
   letters). Each epoch's time comes from fit's own history, so it includes the
   per-epoch validation pass; the first epoch (warm-up) is dropped. The two models
   alternate over several rounds so that they share the machine's load.
@@ -39,8 +39,9 @@ from pathlib import Path
 import torch
 
 from lyra.config import TrainerConfig
-from lyra.scaling import GB1, build_model, format_forward, forward_table, machine, n_cpus, n_parameters, random_one_hot
-from lyra.train import EncodedSet, fit
+from lyra.report.scaling import GB1, build_model, format_forward, forward_table, machine, n_cpus, n_parameters, random_one_hot
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import fit
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LENGTHS = (1_024, 4_096, 16_384, 65_536)
@@ -57,7 +58,7 @@ TARGETS = {
 
 
 def training_epochs(name: str, n_train: int, epochs: int) -> list[float]:
-    """Sequences/s of each epoch after the first, training ``name`` through ``lyra.train.fit``."""
+    """Sequences/s of each epoch after the first, training ``name`` through ``lyra.training.loop.fit``."""
     generator = torch.Generator().manual_seed(0)
     length = GB1["length"]
     n_valid = GB1["batch_size"]
@@ -119,7 +120,7 @@ def render(report: dict) -> str:
         f"Machine: {m['cpu']}, {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads); "
         f"load average {report['load_before'][0]:.2f} before, {report['load_after'][0]:.2f} after",
         "",
-        "Training, GB1 configuration (batch 256, L 56, AdamW, MSE, lyra.train.fit)",
+        "Training, GB1 configuration (batch 256, L 56, AdamW, MSE, lyra.training.loop.fit)",
         "| model | parameters | sequences/s |",
         "|---|---:|---:|",
     ]

@@ -3,13 +3,13 @@
 For each point (n sequences of length L) a random DNA data set is written as a CSV (the
 format a user gives), then a fresh Python process per phase runs, as the workflow's jobs do:
 
-- prepare: the user's CSV through the real reader (``lyra.data.load_records``) and
-  ``lyra.splits.assign`` into ``prepared.tsv`` (rule prepare);
+- prepare: the user's CSV through the real reader (``lyra.data.records.load_records``) and
+  ``lyra.data.splits.assign`` into ``prepared.tsv`` (rule prepare);
 - train: ``prepared.tsv`` read as a training job reads it (``lyra.results.read_prepared_coded``:
-  one byte per position), the fold encoded (``lyra.runner.FoldFit``), then the first
-  ``--steps`` training steps (``lyra.train.train_epoch`` on the first ``steps x batch`` rows
+  one byte per position), the fold encoded (``lyra.models.fold.FoldFit``), then the first
+  ``--steps`` training steps (``lyra.training.loop.train_epoch`` on the first ``steps x batch`` rows
   of the epoch's shuffled order);
-- predict: the same load, then ``--steps`` batches predicted (``lyra.train.predict_outputs``).
+- predict: the same load, then ``--steps`` batches predicted (``lyra.nn.run.predict_outputs``).
 
 Each process reports its peak resident memory (``resource.getrusage``, the whole
 process: Python, torch, the reader, the data and the model) and the seconds per step.
@@ -76,11 +76,13 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     """One phase in this process: its load, then ``steps`` steps; peak memory and times."""
     import torch
 
-    from lyra import splits, train
-    from lyra.data import load_records
-    from lyra.model import optimizer_groups
+    from lyra.data import splits
+    from lyra.nn import run
+    from lyra.training import loop as train
+    from lyra.data.records import load_records
+    from lyra.nn.lyra import optimizer_groups
+    from lyra.models.fold import FoldFit
     from lyra.results import read_prepared_coded, write_prepared
-    from lyra.runner import FoldFit
 
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -101,7 +103,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
         data = fold.sets["train"]
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[: steps * batch]
         part = data.x.subset(order)
-        head = train.EncodedSet(part, part.mask, data.y[order])
+        head = run.EncodedSet(part, part.mask, data.y[order])
         optimizer = torch.optim.AdamW(optimizer_groups(module, config.weight_decay, config.lr))
         generator = torch.Generator().manual_seed(0)
         train.train_epoch(module, head, optimizer, "regression", config, torch.device("cpu"), generator)
@@ -109,7 +111,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     else:
         rows = torch.arange(min(len(fold.x), steps * batch))
         x = fold.x.subset(rows)
-        train.predict_outputs(module, x, x.mask, batch, "cpu")
+        run.predict_outputs(module, x, x.mask, batch, "cpu")
         n_steps = -(-len(rows) // batch)
     seconds = time.perf_counter() - started
     return {"phase": phase, "n_steps": n_steps, "batch": batch, "load_seconds": load_seconds,

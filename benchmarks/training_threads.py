@@ -7,7 +7,7 @@ The default run has dozens of independent Lyra trainings, so on a CPU the questi
 the training rules' ``threads`` is throughput: do two jobs of 1 thread each, run at once,
 finish sooner than the same two jobs run one after the other with 2 threads each? Each
 training is a fresh process (as a Snakemake job is) that trains a model the size of a
-shipped task's on random one-hot sequences with ``lyra.train.fit``; the wall time of
+shipped task's on random one-hot sequences with ``lyra.training.loop.fit``; the wall time of
 each arrangement includes starting Python and importing torch, as a job's does. The
 ratio sequential / side by side is the speed-up of 1-thread jobs (above 1: they win).
 A benchmark, not a test: nothing asserts on a time. Run it on a quiet machine.
@@ -33,12 +33,13 @@ SHAPES = {
 
 
 def train_once(shape: str, threads: int, epochs: int) -> float:
-    """Seconds ``lyra.train.fit`` takes for ``epochs`` epochs of ``shape`` with ``threads`` threads."""
+    """Seconds ``lyra.training.loop.fit`` takes for ``epochs`` epochs of ``shape`` with ``threads`` threads."""
     import torch
 
     from lyra.config import TrainerConfig
-    from lyra.model import Lyra
-    from lyra.train import EncodedSet, fit
+    from lyra.nn.lyra import Lyra
+    from lyra.nn.run import EncodedSet
+    from lyra.training.loop import fit
 
     torch.set_num_threads(threads)
     spec = SHAPES[shape]

@@ -10,8 +10,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    if name in __all__:
-        from lyra import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module 'lyra' has no attribute {name!r}")
+    if name in ("Lyra", "PGC"):
+        from lyra.nn import lyra as home
+    elif name == "S4D":
+        from lyra.nn import s4d as home
+    else:
+        raise AttributeError(f"module 'lyra' has no attribute {name!r}")
+    return getattr(home, name)

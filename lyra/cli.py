@@ -115,11 +115,11 @@ def _key_values(items: list[str] | None) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from lyra import splits
-    from lyra.data import input_paths, load_records
-    from lyra.provenance import collect
+    from lyra.data import splits
+    from lyra.data.records import input_paths, load_records
+    from lyra.io.provenance import collect
     from lyra.results import evaluate_task, read_predictions, write_json
-    from lyra.runner import train_fold
+    from lyra.models.fold import train_fold
 
     if args.config:
         if not args.task:
@@ -177,8 +177,8 @@ def _read_sequences(path: str, fmt: str | None, no_header: bool = False, column_
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from lyra.encode import normalise_sequences
-    from lyra.ensemble import load_ensemble, prediction_table
+    from lyra.data.encode import normalise_sequences
+    from lyra.analysis.ensemble import load_ensemble, prediction_table
     from lyra.results import write_predictions
 
     ensemble = load_ensemble(args.model)
@@ -199,7 +199,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 def _references(args: argparse.Namespace, ensemble) -> list[tuple[str, str]]:
     """(id, normalised sequence) of each reference named by --sequence or --fasta."""
-    from lyra.mutagenesis import normalise_reference
+    from lyra.analysis.mutagenesis import normalise_reference
 
     if args.sequence:
         return [(args.id, normalise_reference(args.sequence, ensemble, "--sequence", args.id))]
@@ -208,8 +208,8 @@ def _references(args: argparse.Namespace, ensemble) -> list[tuple[str, str]]:
 
 
 def _cmd_mutagenesis(args: argparse.Namespace) -> None:
-    from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import write_mutagenesis
+    from lyra.analysis.ensemble import load_ensemble
+    from lyra.analysis.mutagenesis import write_mutagenesis
 
     ensemble = load_ensemble(args.model)
     references = _references(args, ensemble)
@@ -220,7 +220,7 @@ def _cmd_mutagenesis(args: argparse.Namespace) -> None:
 
 def _one_reference(reference: str, ensemble) -> str:
     """``--reference``: a sequence, or a FASTA file's first record, normalised as the model's inputs."""
-    from lyra.mutagenesis import normalise_reference
+    from lyra.analysis.mutagenesis import normalise_reference
 
     if Path(reference).is_file():
         reference = _read_sequences(reference, "fasta")[1][0]
@@ -228,9 +228,9 @@ def _one_reference(reference: str, ensemble) -> str:
 
 
 def _cmd_score_variants(args: argparse.Namespace) -> None:
-    from lyra.ensemble import load_ensemble
+    from lyra.analysis.ensemble import load_ensemble
     from lyra.results import write_table
-    from lyra.variants import design_shortlist, read_variants, score_variants
+    from lyra.analysis.variants import design_shortlist, read_variants, score_variants
 
     ensemble = load_ensemble(args.model)
     reference = _one_reference(args.reference, ensemble)
@@ -247,10 +247,10 @@ def _cmd_score_variants(args: argparse.Namespace) -> None:
 
 
 def _cmd_design(args: argparse.Namespace) -> None:
-    from lyra.design import design_batch, parse_sites, singles_and_combinations, site_combinations
-    from lyra.ensemble import load_ensemble
+    from lyra.analysis.design import design_batch, parse_sites, singles_and_combinations, site_combinations
+    from lyra.analysis.ensemble import load_ensemble
     from lyra.results import write_table
-    from lyra.variants import read_variants
+    from lyra.analysis.variants import read_variants
 
     ensemble = load_ensemble(args.model)
     reference = _one_reference(args.reference, ensemble)
@@ -289,7 +289,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_results_page(args: argparse.Namespace) -> None:
-    from lyra.results_page import write_results_page
+    from lyra.report.results_page import write_results_page
 
     write_results_page(args.summary, args.out, args.results_dir)
     print(f"wrote {args.out} from {args.summary}")

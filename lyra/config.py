@@ -127,7 +127,7 @@ class TrainerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     patience: int = 10
-    scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lyra.train.lr_factor)
+    scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lyra.training.loop.lr_factor)
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
     ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip (and pair) weights start from the ridge fit
@@ -139,7 +139,7 @@ class TrainerConfig:
     seed: int = 0
     n_gpus: int = 1  # > 1: data-parallel over that many GPUs (CPU processes where there is none)
     n_seeds: int = 1  # > 1 on a single-split task: that many models (seeds seed, seed+1, ...) as an ensemble
-    precision: str = "fp32"  # fp32 | tf32 | bf16 (see lyra.train.precision_context)
+    precision: str = "fp32"  # fp32 | tf32 | bf16 (see lyra.nn.run.precision_context)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":
@@ -168,6 +168,11 @@ class TrainerConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def metric_for(self, task_type: str) -> str:
+        """The validation metric that picks the epoch (and scores a tuning trial):
+        ``selection_metric``, else the task type's default (``default_metric``)."""
+        return self.selection_metric or default_metric(task_type)
 
 
 # ---------------------------------------------------------------- task
@@ -207,9 +212,9 @@ class Task:
     external_test: list = field(default_factory=list)
     published: dict = field(default_factory=dict)
     kfold_aggregate: str = "fold_mean"  # pooled | fold_mean (the k-fold headline; see lyra.metrics)
-    encoding: list = field(default_factory=lambda: ["onehot"])  # lyra.features.build_encoder
+    encoding: list = field(default_factory=lambda: ["onehot"])  # lyra.data.features.build_encoder
     tune: dict | None = None
-    design: dict | None = None  # lyra.design: the next batch (rule design; docs/design.md)
+    design: dict | None = None  # lyra.analysis.design: the next batch (rule design; docs/design.md)
 
     @property
     def is_classification(self) -> bool:
@@ -295,7 +300,7 @@ def epistasis_tasks(spec: dict) -> tuple[dict, dict]:
     """Synthetic data sets and task entries of the interaction-order experiment.
 
     ``spec`` has ``orders`` (e.g. [1, 2, 3, 4, 5]), ``landscape`` (arguments of
-    ``lyra.synthetic.epistasis_landscape`` other than ``orders``, with ``n_terms`` one
+    ``lyra.data.synthetic.epistasis_landscape`` other than ``orders``, with ``n_terms`` one
     number) and ``task`` (keys of a task entry: split, metric, model, trainer, ...).
     For each order k the landscape has only order-k terms, so k is the known
     interaction order. Returns ``({name: landscape arguments}, {name: task entry})``

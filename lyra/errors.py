@@ -22,7 +22,7 @@ class LyraInputError(ValueError):
 
 
 class WriteError(LyraInputError):
-    """An output the system would not let us write (``lyra.atomic.atomic_path``), reported
+    """An output the system would not let us write (``lyra.io.atomic.atomic_path``), reported
     as one line like bad input: ``<path>: writing: no space left on device``."""
 
 
@@ -30,7 +30,7 @@ class TrainingDiverged(LyraInputError):
     """Training gave a non-finite loss or prediction (a learning rate too high, say): the
     run stops and writes no model, predictions or metrics.
 
-    ``lyra.train.fit`` raises it with ``source`` "training"; ``lyra.runner.train_fold``
+    ``lyra.training.loop.fit`` raises it with ``source`` "training"; ``lyra.models.fold.train_fold``
     names the task, model and fold instead (``at``)."""
 
     def at(self, source: str) -> "TrainingDiverged":

@@ -180,6 +180,14 @@ METRICS: dict[str, Callable[..., MetricValue]] = {
     "mcc": mcc,
     "auroc": auroc,
 }
+LOWER_IS_BETTER = {"mse"}
+
+
+def higher_is_better(value: float, metric: str) -> float:
+    """``value`` of ``metric`` turned so that higher is better (an error such as mse is
+    negated; the others are as they are). Applied twice it gives the value back, so it also
+    turns such a score into the metric's own value for a table."""
+    return -value if metric in LOWER_IS_BETTER else value
 
 
 # ---- vectorised versions used by bootstrap_ci: rows of (b, n) arrays are resamples ----

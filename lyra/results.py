@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.config import Task
-from lyra.encode import CodedInputs, code_table, letter_codes
+from lyra.data.encode import CodedInputs, code_table, letter_codes
 from lyra.metrics import evaluate_predictions, undefined_value
 
 _TEXT_COLUMNS = {"id": str, "sequence": str, "label": str, "group": str, "split": str}
@@ -49,7 +49,7 @@ def _sequence_blocks(path: str | Path, letters: int, **read):
 def read_prepared_coded(path: str | Path, alphabet: str, ambiguous: str,
                         letters: int = 1 << 24) -> tuple[pd.DataFrame, CodedInputs]:
     """A prepared table without its sequence column, and the sequences as
-    ``lyra.encode.CodedInputs`` (one byte per position). Two passes of about ``letters``
+    ``lyra.data.encode.CodedInputs`` (one byte per position). Two passes of about ``letters``
     letters at a time (the other columns and each sequence's length, then the sequences
     into their place), so neither the text of every sequence nor a second copy of the
     codes is ever held."""
@@ -86,7 +86,7 @@ def read_predictions(*paths: str | Path) -> pd.DataFrame:
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """A result table as TSV (9 significant digits), written atomically: predictions, and
-    the mutagenesis and variant-score tables of ``lyra.mutagenesis`` / ``lyra.variants``."""
+    the mutagenesis and variant-score tables of ``lyra.analysis.mutagenesis`` / ``lyra.analysis.variants``."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.9g")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lyra.cli import main
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 
 GB1_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gb1_wu2016_relso"

@@ -8,9 +8,9 @@ import pytest
 from Bio.Seq import Seq
 
 from lyra.config import task_from_config
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.errors import LyraInputError
-from lyra.splits import assign
+from lyra.data.splits import assign
 
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"
@@ -162,7 +162,7 @@ def test_table_quirks_are_accepted(case):
 
 def test_mixed_case_is_accepted_and_counted(caplog):
     task = table_task("mixed_case.csv", split=COLUMN_SPLIT)
-    with caplog.at_level("INFO", logger="lyra.encode"):
+    with caplog.at_level("INFO", logger="lyra.data.encode"):
         records = load_records(typed(task, "mixed"), GOOD)
     assert records["sequence"].tolist() == ["ACDE", "ACDF", "ACDG", "ACDH"]
     assert "upper-cased 6 lower-case letters in 2 records" in caplog.text

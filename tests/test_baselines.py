@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from lyra.baselines import CNN, TransformerEncoderModel, ridge_baseline
+from lyra.nn.baselines import CNN, TransformerEncoderModel, ridge_baseline
 
 
 def _n_params(model):
@@ -108,7 +108,7 @@ def test_sparse_ridge_chooses_and_fits_as_ridgecv(n, sites):
     from scipy import sparse
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS, fit_sparse_ridge
+    from lyra.nn.baselines import RIDGE_ALPHAS, fit_sparse_ridge
 
     rng = np.random.default_rng(n)
     codes = rng.integers(0, 4, (n, sites))

@@ -1,4 +1,4 @@
-"""Ensemble calibration (lyra.metrics.calibration, lyra.ensemble.evaluate_members) against
+"""Ensemble calibration (lyra.metrics.calibration, lyra.analysis.ensemble.evaluate_members) against
 direct computations, and trainer.n_seeds in the config."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from lyra.config import task_from_config
-from lyra.ensemble import evaluate_members
+from lyra.analysis.ensemble import evaluate_members
 from lyra.errors import LyraInputError
 from lyra.metrics import calibration
 

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from lyra.cli import build_parser, main
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 
 @pytest.fixture(scope="module")

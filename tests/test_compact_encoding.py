@@ -6,22 +6,24 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra import encode
+from lyra.data import encode
 from lyra.config import task_from_config
-from lyra.encode import CodedInputs, code_table, dense, letter_codes, normalise_sequences
+from lyra.data.encode import CodedInputs, code_table, dense, letter_codes, normalise_sequences
 from lyra.errors import LyraInputError
-from lyra.features import encoder_for
-from lyra.model import Lyra
+from lyra.data.features import encoder_for
+from lyra.nn.lyra import Lyra
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
+from lyra.nn.run import EncodedSet, predict_outputs
+from lyra.training.loop import TrainerConfig, fit
+from lyra.data.transforms import TargetScaler
 from lyra.results import read_prepared, read_prepared_coded, write_predictions, write_prepared
-from lyra.runner import load_model, predict_sequences, train_fold
-from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs
-from lyra.transforms import TargetScaler
 
 SEQS = ["ACGT", "GGNA", "T", "CAGTTA"]
 
 
 def _one_hot_by_hand(seqs, letters, ambiguous_value):
-    """One-hot written out letter by letter (independent of lyra.encode)."""
+    """One-hot written out letter by letter (independent of lyra.data.encode)."""
     width = max(map(len, seqs))
     x = np.zeros((len(seqs), width, len(letters)), dtype=np.float32)
     for i, seq in enumerate(seqs):

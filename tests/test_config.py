@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from lyra import metrics, transforms
+from lyra import metrics
+from lyra.data import transforms
 from lyra.cli import build_parser, main
 from lyra.config import MODELS, Task, TrainerConfig, load_schema, load_workflow_config, metric_names, task_from_config
 from lyra.errors import LyraInputError
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_PROPERTIES = load_schema()["$defs"]["task"]["properties"]

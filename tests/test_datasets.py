@@ -22,12 +22,12 @@ import pytest
 import yaml
 from scipy.stats import spearmanr
 
-from lyra import summary as summary_module
+from lyra.report import summary as summary_module
 from lyra.config import load_schema, task_from_config
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.errors import LyraInputError
 from lyra.metrics import evaluate_predictions
-from lyra.splits import assign, leakage_report, overlapping_regions
+from lyra.data.splits import assign, leakage_report, overlapping_regions
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

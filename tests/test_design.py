@@ -1,4 +1,4 @@
-"""The design loop (lyra.design, lyra design) and the campaign replay (lyra.campaign):
+"""The design loop (lyra.analysis.design, lyra design) and the campaign replay (lyra.analysis.campaign):
 acquisitions against hand computations, batches that never repeat a measured or proposed
 variant, seeded campaigns that find a known optimum where random picks do not, and bad
 input as one line."""
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
+from lyra.analysis.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
 from lyra.cli import main
-from lyra.design import acquisition_values, select_batch, site_combinations
+from lyra.analysis.design import acquisition_values, select_batch, site_combinations
 from lyra.errors import LyraInputError
-from lyra.runner import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 
@@ -60,14 +60,14 @@ def test_diversity_rule_caps_each_mutation():
 
 @pytest.mark.parametrize("model", ["ridge", "ridge_pairs"])
 def test_ridge_members_are_sklearn_ridge_on_hand_built_indicators(model):
-    """The campaign's ridge ensembles (lyra.pairs.fit_pair_ridge) against scikit-learn on
+    """The campaign's ridge ensembles (lyra.nn.pairs.fit_pair_ridge) against scikit-learn on
     indicator columns built here: one per site-letter and (ridge_pairs) per letter pair of
     every site pair, the penalty chosen by RidgeCV on all measured rows, then one Ridge
     per bootstrap resample drawn from the same seeded generator."""
     from sklearn.linear_model import Ridge, RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
-    from lyra.campaign import fit_ensemble
+    from lyra.nn.baselines import RIDGE_ALPHAS
+    from lyra.analysis.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=1, alphabet="dna")
     codes = landscape.codes.astype(int)
@@ -96,8 +96,8 @@ def test_lyra_members_with_ridge_init_start_from_ridge_with_pairs():
     fitted to that member's bootstrap rows (standardised targets, as the members fit)."""
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
-    from lyra.campaign import fit_ensemble
+    from lyra.nn.baselines import RIDGE_ALPHAS
+    from lyra.analysis.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
     codes = landscape.codes.astype(int)
@@ -248,7 +248,7 @@ def test_gb1_has_every_variant_and_its_known_optimum():
 
 
 def test_log_offset_fits_the_log_of_fitness(pairwise):
-    from lyra.campaign import fit_ensemble
+    from lyra.analysis.campaign import fit_ensemble
 
     measured = np.arange(0, 8000, 40)
     strategy = Strategy("log", "ridge_pairs", members=3, log_offset=0.5)

@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 import torch
 
-from lyra import devices
+from lyra.nn import devices
 
 FORK = multiprocessing.get_context("fork")
 
@@ -98,7 +98,7 @@ def test_select_devices_claims_simulated_gpus_and_logs_them(tmp_path, monkeypatc
     held = open(tmp_path / "gpu2.lock", "a+")
     fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a stand-in for a job running on gpu2
     try:
-        with caplog.at_level(logging.INFO, logger="lyra.devices"):
+        with caplog.at_level(logging.INFO, logger="lyra.nn.devices"):
             assert devices.select_device() == torch.device("cuda:1")
         assert "CUDA_VISIBLE_DEVICES=2,6" in caplog.text
     finally:
@@ -109,7 +109,7 @@ def test_without_cuda_every_process_runs_on_cpu_and_logs_the_scheduler_view(monk
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    with caplog.at_level(logging.INFO, logger="lyra.devices"):
+    with caplog.at_level(logging.INFO, logger="lyra.nn.devices"):
         assert devices.select_devices(2) == [torch.device("cpu")] * 2
     assert "SLURM job 42; CUDA_VISIBLE_DEVICES=1" in caplog.text
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from lyra import splits
+from lyra.data import splits
 from lyra.config import task_from_config
-from lyra.data import load_records
-from lyra.distributed import local_batch_size, shard
-from lyra.runner import train_fold
-from lyra.synthetic import epistasis_landscape
+from lyra.data.records import load_records
+from lyra.training.distributed import local_batch_size, shard
+from lyra.models.fold import train_fold
+from lyra.data.synthetic import epistasis_landscape
 
 
 @pytest.mark.parametrize("n, world", [(10, 2), (11, 2), (7, 3), (2, 4), (1, 3)])

@@ -17,15 +17,16 @@ import pytest
 import torch
 import yaml
 
-from lyra import splits
+from lyra.data import splits
 from lyra.cli import main
 from lyra.config import task_from_config
 from lyra.errors import LyraInputError, TrainingDiverged
-from lyra.model import Lyra
+from lyra.nn.lyra import Lyra
 from lyra.results import evaluate_task, read_predictions
-from lyra.runner import train_fold
-from lyra.synthetic import epistasis_landscape
-from lyra.train import EncodedSet, TrainerConfig, fit
+from lyra.models.fold import train_fold
+from lyra.data.synthetic import epistasis_landscape
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import TrainerConfig, fit
 
 REPO = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"epoch 1: (?:training|validation) loss is (\S+) at learning rate 1e\+06: "

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lyra.alphabets import get_alphabet
-from lyra.encode import normalise_sequences, one_hot
+from lyra.data.alphabets import get_alphabet
+from lyra.data.encode import normalise_sequences, one_hot
 from lyra.errors import LyraInputError
 
 

@@ -1,4 +1,4 @@
-"""Ensemble prediction (lyra.ensemble, lyra predict with several models): the mean, std and
+"""Ensemble prediction (lyra.analysis.ensemble, lyra predict with several models): the mean, std and
 member columns equal what the members predict one by one."""
 
 import numpy as np
@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from lyra.cli import main
-from lyra.ensemble import load_ensemble, model_files
+from lyra.analysis.ensemble import load_ensemble, model_files
 from lyra.errors import LyraInputError
-from lyra.runner import load_model, predict_sequences
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 
 
 def _member_predictions(paths, sequences, column="y_pred"):
-    """Each model's own predictions, through runner.predict_sequences (no ensemble code)."""
+    """Each model's own predictions, through lyra.models.saved.predict_sequences (no ensemble code)."""
     out = []
     for path in paths:
         model, meta = load_model(path)

@@ -14,12 +14,13 @@ import torch
 import yaml
 from scipy.stats import spearmanr
 
-from lyra import splits
+from lyra.data import splits
 from lyra.config import epistasis_tasks, task_from_config
-from lyra.data import load_records
-from lyra.experiments import guide_lines, metrics_row, results_table, scaling_plot, scaling_table
-from lyra.runner import load_model, predict_sequences, train_fold
-from lyra.synthetic import epistasis_landscape
+from lyra.data.records import load_records
+from lyra.report.experiments import guide_lines, metrics_row, results_table, scaling_plot, scaling_table
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
+from lyra.data.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -304,7 +305,7 @@ def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(
     saved = torch.load(tmp_path / "model.pt", weights_only=False)
     assert saved["model_options"]["max_len"] == 9
     # the paper model plus one skip weight per position and letter and a learned position per position
-    from lyra.model import Lyra
+    from lyra.nn.lyra import Lyra
 
     plain = sum(p.numel() for p in Lyra(4, 1, d_model=8, d_state=8).parameters())
     assert summary["n_parameters"] == plain + 9 * 4 * 1 + 9 * 8
@@ -325,7 +326,7 @@ def test_position_aware_lyra_takes_the_fold_length_and_reports_longer_sequences(
     (False, [12, 12], "regression", False),
 ])
 def test_position_aware_resolves_to_the_documented_options(value, lengths, task_type, on):
-    from lyra.models import POSITION_AWARE_OPTIONS, resolve_position_aware
+    from lyra.models.estimators import POSITION_AWARE_OPTIONS, resolve_position_aware
     options, came_on = resolve_position_aware({"d_model": 8, "position_aware": value}, np.array(lengths), task_type)
     assert came_on == on
     assert "position_aware" not in options
@@ -335,7 +336,7 @@ def test_position_aware_resolves_to_the_documented_options(value, lengths, task_
 
 
 def test_position_aware_keeps_the_tasks_own_options_and_names_bad_values():
-    from lyra.models import resolve_position_aware
+    from lyra.models.estimators import resolve_position_aware
     options, _ = resolve_position_aware({"position_aware": True, "hidden_head": 16}, np.array([5]), "regression")
     assert options["hidden_head"] == 16
     with pytest.raises(ValueError, match="model.position_aware must be one of"):
@@ -376,7 +377,7 @@ def test_pair_screen_sees_the_training_rows_only(tmp_path):
 
 
 def test_pair_head_option_errors_are_named():
-    from lyra.models import resolve_pair_head
+    from lyra.models.estimators import resolve_pair_head
     x, mask = torch.zeros(4, 3, 4), torch.ones(4, 3, dtype=torch.bool)
     with pytest.raises(ValueError, match="model.pair_head must be true or false"):
         resolve_pair_head({"pair_head": "yes"}, x, mask, np.zeros(4), "regression")
@@ -430,7 +431,7 @@ def test_ridge_pairs_equals_ridge_on_the_explicit_one_hot_plus_pair_design(tmp_p
     values only) and predicts the same."""
     from sklearn.linear_model import Ridge, RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.nn.baselines import RIDGE_ALPHAS
 
     task = _task()
     prepared = _pair_landscape(task)
@@ -465,7 +466,7 @@ def test_heads_only_lyra_has_no_path_through_a_backbone():
     """backbone=False: the output is the decoder bias plus the skip, hidden and pair
     heads; a model with the same head weights and any backbone weights differs only by
     the backbone's contribution, which is zero here."""
-    from lyra.model import Lyra
+    from lyra.nn.lyra import Lyra
 
     torch.manual_seed(0)
     heads = Lyra(4, 1, d_model=8, d_state=8, linear_skip=True, hidden_head=6, pair_sites=[[0, 3]],

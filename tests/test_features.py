@@ -1,4 +1,4 @@
-"""Encodings (lyra.features) and the ProteinGym One-Hot baseline (onehot_linear), on small
+"""Encodings (lyra.data.features) and the ProteinGym One-Hot baseline (onehot_linear), on small
 generated tables."""
 
 import math
@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra import splits
+from lyra.data import splits
 from lyra.config import task_from_config
-from lyra.encode import one_hot
+from lyra.data.encode import one_hot
 from lyra.errors import LyraInputError
-from lyra.features import blosum62_table, encoder_for
-from lyra.models import OneHotLinearModel
-from lyra.runner import load_model, predict_sequences, train_fold
+from lyra.data.features import blosum62_table, encoder_for
+from lyra.models.estimators import OneHotLinearModel
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
 
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -110,7 +111,7 @@ def test_lyra_substitution_fast_path_on_blosum_features_equals_scoring_mutants(t
     """predict_substitutions (Lyra's fast single-substitution path) encodes the reference
     and each letter as training did: on one-hot + BLOSUM62 it equals predict_sequences on
     the mutated sequences; ridge has no fast path (None)."""
-    from lyra.runner import predict_substitutions
+    from lyra.models.saved import predict_substitutions
 
     task = _task(encoding=["onehot", "blosum62"])
     prepared = splits.assign(_protein_records(), task.split, task.name)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lyra.config import TrainerConfig, task_from_config
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.errors import LyraInputError
 from lyra.io import read_bed_regions, read_fasta, read_table, table_line
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from scipy.special import erf
 
-from lyra.model import PGC, S4D, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.lyra import PGC, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.s4d import S4D
 
 
 def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
@@ -381,7 +382,7 @@ def test_hidden_head_is_a_one_hidden_layer_network_added_to_the_output():
 
 
 def test_sinusoidal_positions_match_the_formula():
-    from lyra.model import sinusoidal_positions
+    from lyra.nn.lyra import sinusoidal_positions
 
     table = sinusoidal_positions(7, 6).double().numpy()
     for p in range(7):
@@ -448,7 +449,7 @@ def test_substitution_outputs_refuse_several_s4d_layers_and_training_mode():
 
 
 def test_a_long_training_batch_recomputes_layers_with_the_same_gradients(monkeypatch):
-    from lyra import model as model_module
+    from lyra.nn import lyra as model_module
 
     torch.manual_seed(0)
     net = Lyra(4, 1, d_model=8, d_state=8, dropout=0.2)

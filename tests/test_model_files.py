@@ -16,16 +16,18 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 
-from lyra import splits
-from lyra.baselines import RIDGE_ALPHAS, LinearWeights, fit_linear
+from lyra.data import splits
+from lyra.nn.baselines import RIDGE_ALPHAS, LinearWeights, fit_linear
 from lyra.cli import main
 from lyra.config import task_from_config
-from lyra.ensemble import load_ensemble
+from lyra.analysis.ensemble import load_ensemble
 from lyra.errors import LyraInputError
-from lyra.model import Lyra
-from lyra.runner import load_model, predict_sequences, train_fold
-from lyra.synthetic import epistasis_landscape
-from lyra.train import EncodedSet, TrainerConfig, fit
+from lyra.nn.lyra import Lyra
+from lyra.models.fold import train_fold
+from lyra.models.saved import load_model, predict_sequences
+from lyra.data.synthetic import epistasis_landscape
+from lyra.nn.run import EncodedSet
+from lyra.training.loop import TrainerConfig, fit
 
 
 class _RunsCode:

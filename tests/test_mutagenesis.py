@@ -1,4 +1,4 @@
-"""In-silico saturation mutagenesis (lyra.mutagenesis, lyra mutagenesis): every substitution,
+"""In-silico saturation mutagenesis (lyra.analysis.mutagenesis, lyra mutagenesis): every substitution,
 and scores equal to scoring each mutated sequence on its own."""
 
 import json
@@ -10,8 +10,8 @@ import torch
 
 from lyra.cli import main
 from lyra.errors import LyraInputError
-from lyra.mutagenesis import resolve_reference
-from lyra.runner import load_model, predict_sequences
+from lyra.analysis.mutagenesis import resolve_reference
+from lyra.models.saved import load_model, predict_sequences
 
 torch.set_num_threads(1)
 
@@ -84,8 +84,8 @@ def test_a_task_reference_is_an_id_or_a_sequence():
 
 
 def test_effect_matrix_and_wrapped_heatmap(tmp_path):
-    from lyra.mutagenesis import effect_matrix, substitutions
-    from lyra.plots import mutagenesis_heatmap
+    from lyra.analysis.mutagenesis import effect_matrix, substitutions
+    from lyra.report.plots import mutagenesis_heatmap
 
     reference = "ACGTTGCA" * 30  # 240 positions: three heatmap rows of 100
     table = substitutions(reference, "dna", include_wild_type=True)
@@ -105,8 +105,8 @@ def test_cross_validated_map_takes_each_effect_from_the_held_out_fold(protein_me
     substitutions take their position's fold; the check's Spearman is recomputed by scipy."""
     from scipy.stats import spearmanr
 
-    from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import write_cross_validated_map
+    from lyra.analysis.ensemble import load_ensemble
+    from lyra.analysis.mutagenesis import write_cross_validated_map
 
     reference = pd.read_csv(protein_members / "train.csv")["sequence"].iloc[0]
     rng = np.random.default_rng(0)
@@ -142,8 +142,8 @@ def test_cross_validated_map_takes_each_effect_from_the_held_out_fold(protein_me
 def test_cross_validated_map_leaves_substitutions_no_fold_held_out_empty(protein_members):
     """Random folds: a position mutated in two folds has no single held-out model, so its
     unmeasured substitutions get no cv_effect (cv_fold -1) instead of a leaked one."""
-    from lyra.ensemble import load_ensemble
-    from lyra.mutagenesis import cross_validated_map
+    from lyra.analysis.ensemble import load_ensemble
+    from lyra.analysis.mutagenesis import cross_validated_map
 
     reference = pd.read_csv(protein_members / "train.csv")["sequence"].iloc[0]
     mutants = [reference[:0] + m + reference[1:] for m in "AC" if m != reference[0]][:2]

@@ -20,7 +20,7 @@ import yaml
 
 from lyra.cli import main
 from lyra.config import data_roots_by_file
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 REPO = Path(__file__).resolve().parents[1]
 STARTER = yaml.safe_load((REPO / "config" / "my_tasks.yaml").read_text())

@@ -1,4 +1,4 @@
-"""The pair screen (lyra.pairs): F-test p-values against scipy's, planted pairs found,
+"""The pair screen (lyra.nn.pairs): F-test p-values against scipy's, planted pairs found,
 none where the landscape is additive, and the pair features the ridge start uses."""
 
 import logging
@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
-from lyra import pairs
+from lyra.nn import pairs
 
 
 def _landscape(n: int, length: int, n_letters: int, planted: list[tuple[int, int]], seed: int = 0,
@@ -85,7 +85,7 @@ def test_screen_keeps_at_most_max_pair_features_letter_combinations(monkeypatch)
 def test_screen_of_too_many_pairs_is_skipped_with_a_warning(monkeypatch, caplog):
     x, mask, y, _ = _landscape(500, 12, 4, [(0, 1)])
     monkeypatch.setattr(pairs, "MAX_TESTED", 12 * 11 // 2 - 1)
-    with caplog.at_level(logging.WARNING, logger="lyra.pairs"):
+    with caplog.at_level(logging.WARNING, logger="lyra.nn.pairs"):
         assert pairs.screen_pairs(x, mask, y) == []
     assert "pair screen skipped: 66 position pairs at length 12" in caplog.text
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lyra import plots
+from lyra.report import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

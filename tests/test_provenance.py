@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lyra import provenance
+from lyra.io import provenance
 
 CONFIG = {"alphabet": "dna", "split": {"scheme": "random", "fractions": [0.8, 0.1, 0.1], "seed": 0},
           "model": {"d_model": 64}, "crop": None}

@@ -5,11 +5,11 @@ import json
 import pandas as pd
 
 from lyra.cli import main
-from lyra.results_page import lyra_behind, model_columns, other_columns, run_stamp
+from lyra.report.results_page import lyra_behind, model_columns, other_columns, run_stamp
 
 
 def _summary() -> pd.DataFrame:
-    """Two rows in lyra.summary's layout with a third model and a column this module does not know."""
+    """Two rows in lyra.report.summary's layout with a third model and a column this module does not know."""
     rows = [{"task": "gb1", "set": "test", "metric": "spearman", "n_test": 100, "n_folds": 1},
             {"task": "pg", "set": "test", "metric": "spearman", "n_test": 900, "n_folds": 5}]
     for row, kfold in zip(rows, (False, True)):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from lyra.errors import LyraInputError
-from lyra.splits import assign
+from lyra.data.splits import assign
 
 
 def _records(n: int) -> pd.DataFrame:

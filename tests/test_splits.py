@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lyra.errors import LyraInputError
-from lyra.splits import assign, leakage_report, n_folds, view
+from lyra.data.splits import assign, leakage_report, n_folds, view
 
 
 def records(n=100, groups=None, seed=0):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from lyra import summary
+from lyra.report import summary
 from lyra.metrics import evaluate_predictions
 
 LEAKAGE = {"n_folds": 1, "folds": {"0": {"test_rows_seen_in_training": 0, "duplicates_within": {"test": 0}}}}

@@ -7,7 +7,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import OneHotEncoder
 
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 
 def _linear_fit_r2(table: pd.DataFrame) -> float:

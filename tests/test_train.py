@@ -5,8 +5,9 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from lyra.model import Lyra
-from lyra.train import EncodedSet, TrainerConfig, fit, predict_outputs
+from lyra.nn.lyra import Lyra
+from lyra.nn.run import EncodedSet, predict_outputs
+from lyra.training.loop import TrainerConfig, fit
 
 
 def _dataset(n, seed, length=12):
@@ -107,7 +108,7 @@ def test_bf16_training_learns_the_task():
 # ------------------------------------------------------------------ warm-up + cosine schedule
 
 def test_lr_factor_matches_hand_computation():
-    from lyra.train import lr_factor
+    from lyra.training.loop import lr_factor
 
     total, warmup = 10, 2
     # warm-up: (step + 1) / warmup
@@ -136,7 +137,7 @@ def test_warmup_cosine_is_stepped_per_batch_with_the_hand_computed_lrs():
 
 def test_warmup_cosine_resumes_bit_identically(tmp_path, monkeypatch):
     """A run killed after epoch 2 of 4 and restarted from its checkpoint continues the per-step schedule."""
-    import lyra.train as train_module
+    import lyra.training.loop as train_module
 
     options = dict(scheduler="warmup_cosine", warmup_fraction=0.2, patience=100)
     _, uninterrupted = _run(epochs=4, **options)
@@ -172,8 +173,8 @@ def test_bad_schedule_options_are_named():
 def test_ridge_initialise_reproduces_the_ridge_prediction():
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
-    from lyra.train import ridge_initialise
+    from lyra.nn.baselines import RIDGE_ALPHAS
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(96, 1)
     torch.manual_seed(0)
@@ -190,8 +191,8 @@ def test_ridge_initialise_silences_the_hidden_head():
     """With a hidden head the ridge start is still exactly the ridge model."""
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
-    from lyra.train import ridge_initialise
+    from lyra.nn.baselines import RIDGE_ALPHAS
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(96, 1)
     torch.manual_seed(0)
@@ -210,8 +211,8 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
     indicator per letter combination of each pair, the design built here in numpy."""
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
-    from lyra.train import ridge_initialise
+    from lyra.nn.baselines import RIDGE_ALPHAS
+    from lyra.nn.ridge_start import ridge_initialise
 
     train = _dataset(300, 3)
     tokens = train.x.argmax(-1).numpy()
@@ -234,7 +235,7 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
 def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
     """The ridge start is never the kept state: with lr 0 no epoch improves, and epoch 1
     (the network with its own decoder weights) is kept, not the pure ridge model."""
-    from lyra.train import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
@@ -253,7 +254,7 @@ def test_freeze_ridge_trains_a_residual_on_the_fixed_ridge_pairs_fit():
     the decoder starts at zero and learns, and the kept state is a trained epoch."""
     from sklearn.linear_model import RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.nn.baselines import RIDGE_ALPHAS
 
     train, valid = _dataset(200, 1), _dataset(48, 2)
     sites = [[1, 7]]
@@ -280,7 +281,7 @@ def test_freeze_ridge_needs_ridge_init():
 
 
 def test_ridge_init_needs_a_linear_skip_model():
-    from lyra.train import ridge_initialise
+    from lyra.nn.ridge_start import ridge_initialise
 
     with pytest.raises(ValueError, match="linear_skip"):
         ridge_initialise(Lyra(4, 1, d_model=8, d_state=4), _dataset(8, 1))

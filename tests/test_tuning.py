@@ -1,4 +1,4 @@
-"""Settings chosen on validation (lyra.tuning): trials are recorded, the task's own settings
+"""Settings chosen on validation (lyra.models.tuning): trials are recorded, the task's own settings
 are trial 0, the test rows never reach a trial, and the best settings are applied as given."""
 
 import numpy as np
@@ -9,10 +9,10 @@ from sklearn.linear_model import RidgeCV
 
 pytest.importorskip("optuna")
 
-from lyra import splits  # noqa: E402
+from lyra.data import splits  # noqa: E402
 from lyra.config import task_from_config  # noqa: E402
-from lyra.synthetic import epistasis_landscape  # noqa: E402
-from lyra.tuning import apply_settings, current_settings, search_space, tune  # noqa: E402
+from lyra.data.synthetic import epistasis_landscape  # noqa: E402
+from lyra.models.tuning import apply_settings, current_settings, search_space, tune  # noqa: E402
 
 
 def _task(**tune):
@@ -58,8 +58,8 @@ def test_trials_are_recorded_and_test_rows_are_never_used():
 def test_a_trial_scores_the_network_not_a_ridge_model():
     # position-aware Lyra holds a ridge model in its skip head; a trial must report the
     # trained network's own score, not that of ridge (the same fit in every trial)
-    from lyra.encode import one_hot
-    from lyra.runner import fit_on_rows
+    from lyra.data.encode import one_hot
+    from lyra.models.fold import fit_on_rows
 
     task = task_from_config({"tasks": {"t": {
         "input": {"format": "csv", "path": "x.csv"}, "alphabet": "dna", "task_type": "regression",

@@ -1,4 +1,4 @@
-"""Variant-effect scoring (lyra.variants, lyra score-variants): parsing errors are one
+"""Variant-effect scoring (lyra.analysis.variants, lyra score-variants): parsing errors are one
 located line, and scores equal scoring the mutated sequences directly."""
 
 import numpy as np
@@ -8,8 +8,8 @@ import torch
 
 from lyra.cli import main
 from lyra.errors import LyraInputError
-from lyra.runner import load_model, predict_sequences
-from lyra.variants import parse_variant, read_variants
+from lyra.models.saved import load_model, predict_sequences
+from lyra.analysis.variants import parse_variant, read_variants
 
 torch.set_num_threads(1)
 

@@ -154,7 +154,7 @@ def test_external_set_is_scored_by_lyra_and_left_undefined_for_ridge(run_dir):
     scored = json.loads((run_dir / "results/gb1_relso/lyra/external_longer.json").read_text())
     predictions = pd.read_csv(run_dir / "results/gb1_relso/lyra/external_longer.tsv", sep="\t")
     assert len(predictions) == 40 and (predictions["sequence"].str.len() == 58).all()
-    from lyra.runner import load_model, predict_sequences  # the ensemble of both members, recomputed
+    from lyra.models.saved import load_model, predict_sequences  # the ensemble of both members, recomputed
 
     members = []
     for member in ("fold0", "seed1"):
@@ -175,8 +175,8 @@ def test_external_set_is_scored_by_lyra_and_left_undefined_for_ridge(run_dir):
 def test_mutagenesis_scores_every_substitution_of_the_reference(run_dir):
     """The task's reference, mutated at every position, scored by its members (Lyra: fold0
     and seed1, trainer.n_seeds 2; ridge: fold0); one mutant rescored here member by member
-    through lyra.runner agrees."""
-    from lyra.runner import load_model, predict_sequences
+    through lyra.models.fold agrees."""
+    from lyra.models.saved import load_model, predict_sequences
 
     reference = TEST_CONFIG["tasks"]["gb1_relso"]["reference"]
     for model_name, members in (("lyra", ["fold0", "seed1"]), ("ridge", ["fold0"])):
@@ -202,7 +202,7 @@ def test_design_block_proposes_the_ucb_batch_of_the_unmeasured_combinations(run_
     """gb1_relso's design block (UCB, beta 2, 8 proposals at V40 and D41, each site-letter
     at most 3 times): the batch recomputed here from the two Lyra members scored one by
     one over all 399 combinations, less the sequences of the task's data."""
-    from lyra.runner import load_model, predict_sequences
+    from lyra.models.saved import load_model, predict_sequences
 
     reference = TEST_CONFIG["tasks"]["gb1_relso"]["reference"]
     letters = "ACDEFGHIKLMNPQRSTVWY"

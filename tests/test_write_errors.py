@@ -18,20 +18,20 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.errors import WriteError
-from lyra.plots import save_figure
+from lyra.report.plots import save_figure
 from lyra.results import write_json, write_predictions, write_prepared
-from lyra.tensorfile import save
+from lyra.io.tensorfile import save
 
 LIMITED = """
 import json, resource, signal, sys
 import pandas as pd, torch
 from matplotlib.figure import Figure
 from lyra.errors import WriteError
-from lyra.plots import save_figure
+from lyra.report.plots import save_figure
 from lyra.results import write_json, write_predictions, write_prepared
-from lyra.tensorfile import save
+from lyra.io.tensorfile import save
 
 out = sys.argv[1]
 table = pd.DataFrame({"id": [f"s{i}" for i in range(200)], "y_pred": [0.5] * 200})

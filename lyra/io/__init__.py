@@ -1,4 +1,4 @@
-"""Readers for the input formats: delimited tables, FASTA and BED + genome FASTA."""
+"""Reading and writing files: delimited tables, FASTA, BED + genome FASTA, atomic writes, model files, provenance."""
 
 from lyra.io.fasta import read_fasta
 from lyra.io.genome import read_bed_regions

@@ -1,4 +1,4 @@
-# A task with a design: block: the next batch of variants to measure (lyra.design),
+# A task with a design: block: the next batch of variants to measure (lyra.analysis.design),
 # scored by the members of the block's models (their folds and seeds) as one ensemble.
 rule design:
     input:

@@ -1,24 +1,24 @@
 """The next batch of variants to measure for a task with a ``design:`` block (rule
 ``design``): the block's models' members as one ensemble score the candidate space around
-the task's reference and ``lyra.design.design_batch`` chooses the batch."""
+the task's reference and ``lyra.analysis.design.design_batch`` chooses the batch."""
 
 import logging
 
 import torch
 
 from lyra.config import Task
-from lyra.design import (
+from lyra.analysis.design import (
     design_batch,
     measured_variants,
     parse_sites,
     singles_and_combinations,
     site_combinations,
 )
-from lyra.ensemble import load_ensemble
+from lyra.analysis.ensemble import load_ensemble
 from lyra.errors import LyraInputError, exit_on_input_error
-from lyra.mutagenesis import resolve_reference
+from lyra.analysis.mutagenesis import resolve_reference
 from lyra.results import read_prepared, write_table
-from lyra.variants import read_variants
+from lyra.analysis.variants import read_variants
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback

@@ -4,9 +4,9 @@ import logging
 import shutil
 import urllib.request
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.errors import exit_on_input_error
-from lyra.provenance import sha256_file
+from lyra.io.provenance import sha256_file
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback

@@ -5,9 +5,9 @@ import logging
 from pathlib import Path
 
 from lyra.config import Task
-from lyra.ensemble import evaluate_members
+from lyra.analysis.ensemble import evaluate_members
 from lyra.errors import exit_on_input_error
-from lyra.provenance import collect
+from lyra.io.provenance import collect
 from lyra.results import evaluate_task, read_json, read_predictions, write_json
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)

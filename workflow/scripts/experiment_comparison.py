@@ -3,9 +3,9 @@
 
 import logging
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.errors import exit_on_input_error
-from lyra.experiments import comparison_plot, results_table
+from lyra.report.experiments import comparison_plot, results_table
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback

@@ -1,13 +1,13 @@
 """Forward time and peak memory of Lyra and the Transformer per sequence length, measured
-by ``lyra.scaling`` in a fresh process per point (as ``benchmarks/run.py`` does): table
+by ``lyra.report.scaling`` in a fresh process per point (as ``benchmarks/run.py`` does): table
 and log-log figure (rule ``experiment_scaling``)."""
 
 import logging
 
-from lyra import scaling
-from lyra.atomic import atomic_path
+from lyra.report import scaling
+from lyra.io.atomic import atomic_path
 from lyra.errors import exit_on_input_error
-from lyra.experiments import scaling_plot, scaling_table
+from lyra.report.experiments import scaling_plot, scaling_table
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback

@@ -1,5 +1,5 @@
 """Score an external test set with every model of a task (rule ``external_test``): its
-folds and seed members as an ensemble (lyra.ensemble), the mean as the prediction, the
+folds and seed members as an ensemble (lyra.analysis.ensemble), the mean as the prediction, the
 std and each member's prediction beside it (one model: its own prediction, std 0).
 
 The set was never used for training or model selection; its rows all count as test
@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from lyra.config import Task
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.errors import exit_on_input_error
-from lyra.provenance import collect
-from lyra.ensemble import load_ensemble, prediction_table
+from lyra.io.provenance import collect
+from lyra.analysis.ensemble import load_ensemble, prediction_table
 from lyra.results import evaluate_task, unscored_evaluation, write_json, write_predictions
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from lyra import plots
+from lyra.report import plots
 from lyra.errors import exit_on_input_error
 from lyra.results import read_json, read_predictions
 

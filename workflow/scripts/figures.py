@@ -5,7 +5,7 @@ import logging
 
 import pandas as pd
 
-from lyra import plots
+from lyra.report import plots
 from lyra.errors import exit_on_input_error
 from lyra.results import read_json, read_predictions, test_value
 

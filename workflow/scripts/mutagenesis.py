@@ -1,14 +1,14 @@
 """In-silico saturation mutagenesis of a task's ``reference`` (rule ``mutagenesis``): every
-single substitution scored by the task's fold models as an ensemble (lyra.mutagenesis)."""
+single substitution scored by the task's fold models as an ensemble (lyra.analysis.mutagenesis)."""
 
 import logging
 
 import torch
 
 from lyra.config import Task
-from lyra.ensemble import load_ensemble
+from lyra.analysis.ensemble import load_ensemble
 from lyra.errors import LyraInputError, exit_on_input_error
-from lyra.mutagenesis import resolve_reference, write_mutagenesis
+from lyra.analysis.mutagenesis import resolve_reference, write_mutagenesis
 from lyra.results import read_prepared
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)

@@ -1,15 +1,15 @@
 """The cross-validated mutagenesis map of a k-fold task's ``reference`` (rule
 ``mutagenesis_cross_validated``): each substitution scored by the fold model that held it
-out, compared with the measured single mutants (lyra.mutagenesis.cross_validated_map)."""
+out, compared with the measured single mutants (lyra.analysis.mutagenesis.cross_validated_map)."""
 
 import logging
 
 import torch
 
 from lyra.config import Task
-from lyra.ensemble import load_ensemble
+from lyra.analysis.ensemble import load_ensemble
 from lyra.errors import LyraInputError, exit_on_input_error
-from lyra.mutagenesis import resolve_reference, write_cross_validated_map
+from lyra.analysis.mutagenesis import resolve_reference, write_cross_validated_map
 from lyra.results import read_prepared
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)

@@ -7,10 +7,10 @@ The task's input paths arrive already located relative to the working directory
 import logging
 
 from lyra.config import Task
-from lyra.data import load_records
+from lyra.data.records import load_records
 from lyra.errors import LyraInputError, exit_on_input_error
 from lyra.results import write_json, write_prepared
-from lyra.splits import assign, leakage_report, n_folds
+from lyra.data.splits import assign, leakage_report, n_folds
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input: one line, no traceback

@@ -1,9 +1,9 @@
-"""docs/results.md from results/summary.tsv (rule ``results_page``); see lyra.results_page."""
+"""docs/results.md from results/summary.tsv (rule ``results_page``); see lyra.report.results_page."""
 
 import logging
 from pathlib import Path
 
-from lyra.results_page import write_results_page
+from lyra.report.results_page import write_results_page
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 

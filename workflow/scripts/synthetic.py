@@ -2,9 +2,9 @@
 
 import logging
 
-from lyra.atomic import atomic_path
+from lyra.io.atomic import atomic_path
 from lyra.errors import exit_on_input_error
-from lyra.synthetic import epistasis_landscape
+from lyra.data.synthetic import epistasis_landscape
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback

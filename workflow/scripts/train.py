@@ -12,8 +12,8 @@ import torch
 from lyra.config import Task
 from lyra.errors import exit_on_input_error
 from lyra.results import read_json, read_prepared_coded, write_json
-from lyra.runner import train_fold
-from lyra.tuning import apply_settings
+from lyra.models.fold import train_fold
+from lyra.models.tuning import apply_settings
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a diverged training: one line, no traceback

@@ -1,5 +1,5 @@
 """Choose a model's settings on validation rows with Optuna (rule ``tune``): the trials
-table, a figure and the best settings (see lyra.tuning)."""
+table, a figure and the best settings (see lyra.models.tuning)."""
 
 import logging
 
@@ -7,9 +7,9 @@ import torch
 
 from lyra.config import Task
 from lyra.errors import exit_on_input_error
-from lyra.plots import tuning_plot
+from lyra.report.plots import tuning_plot
 from lyra.results import read_prepared, write_json, write_table
-from lyra.tuning import tune
+from lyra.models.tuning import tune
 
 logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO)
 exit_on_input_error(snakemake.log[0])  # bad input or a refused write: one line, no traceback

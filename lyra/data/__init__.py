@@ -1,0 +1,1 @@
+"""From files to model inputs: readers, alphabets, encoding, features, splits, transforms, synthetic landscapes."""

@@ -1,0 +1,1 @@
+"""Tables, figures and pages from results: plots, the summary, the results page, experiments, scaling."""

@@ -1,0 +1,1 @@
+"""Fitting a network: the training loop, distributed ranks and their launch."""
