@@ -14,7 +14,9 @@ Ensembles (members differ by a bootstrap resample of the measured rows and a see
 - ``ridge``: ridge on the sites' one-hot letters;
 - ``ridge_pairs``: ridge on one-hot plus every site pair's letter combination
   (``lyra.pairs.fit_pair_ridge`` with all site pairs, as the ``ridge_pairs`` model);
-- ``lyra``: a small Lyra network (position-aware read-out) on the sites' one-hot letters.
+- ``lyra``: a small Lyra network (position-aware read-out) on the sites' one-hot letters;
+  with ``freeze_ridge`` a residual network on each member's frozen ``ridge_pairs`` fit,
+  with ``ridge_pairs_members`` beside that many ``ridge_pairs`` members (a mixed ensemble).
 
 Ridge members share the penalty chosen by leave-one-out on all measured rows.
 """
