@@ -119,6 +119,93 @@ def test_lyra_members_with_ridge_init_start_from_ridge_with_pairs():
     assert members == pytest.approx(np.array(expected), rel=1e-4, abs=1e-4 * scale)
 
 
+def _indicators(codes: np.ndarray, n_letters: int) -> np.ndarray:
+    """One-hot and every site pair's letter-pair indicators, built by hand."""
+    n_sites = codes.shape[1]
+    columns = [s * n_letters + codes[:, s] for s in range(n_sites)]
+    columns += [n_sites * n_letters + k * n_letters**2 + codes[:, p] * n_letters + codes[:, q]
+                for k, (p, q) in enumerate(itertools.combinations(range(n_sites), 2))]
+    X = np.zeros((len(codes), n_sites * n_letters + len(columns[n_sites:]) * n_letters**2))
+    for column in columns:
+        X[np.arange(len(codes)), column] = 1.0
+    return X
+
+
+@pytest.mark.parametrize("early_stop", [False, True])
+def test_frozen_ridge_members_start_as_the_ridge_pairs_members(early_stop):
+    """freeze_ridge and no training (or early stopping, whose epoch 0 is then the only
+    candidate): each member is the ridge_pairs member of its bootstrap rows, the penalty
+    chosen by RidgeCV on all measured rows, as the ridge_pairs ensemble chooses it."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.analysis.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
+    X = _indicators(landscape.codes.astype(int), 4)
+    train = np.random.default_rng(3).choice(len(X), 30, replace=False)
+    y = landscape.fitness[train]
+    alpha = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[train], y).alpha_
+    draws, expected = np.random.default_rng(4), []
+    for _ in range(3):
+        draws.integers(2**31)  # the member's torch seed
+        rows = draws.integers(0, len(train), len(train))
+        expected.append(Ridge(alpha=alpha).fit(X[train][rows], y[rows]).predict(X))
+    options = {"epochs": 0, "ridge_init": True, "freeze_ridge": True, "early_stop": early_stop}
+    members = fit_ensemble(landscape, Strategy("s", "lyra", members=3, options=options), train,
+                           np.random.default_rng(4), {})
+    assert members == pytest.approx(np.array(expected), abs=1e-6 * y.std())
+
+
+def test_frozen_ridge_members_train_only_the_residual_network():
+    """With training the members move away from their ridge start (the network learns the
+    residual) and the same seed gives the same members; without bootstrap every member's
+    ridge part is the same fit, so the members differ by their network only."""
+    from lyra.analysis.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2, 3), n_terms=(3, 3, 2), seed=2, alphabet="dna")
+    train = np.random.default_rng(3).choice(len(landscape.codes), 40, replace=False)
+    options = {"epochs": 5, "ridge_init": True, "freeze_ridge": True}
+    strategy = Strategy("s", "lyra", members=2, options=options)
+    start = fit_ensemble(landscape, Strategy("s", "lyra", members=2, options={**options, "epochs": 0}), train,
+                         np.random.default_rng(4), {})
+    trained = fit_ensemble(landscape, strategy, train, np.random.default_rng(4), {})
+    assert not np.allclose(start, trained)
+    assert np.array_equal(trained, fit_ensemble(landscape, strategy, train, np.random.default_rng(4), {}))
+    same_rows = {**options, "epochs": 0, "bootstrap": False}
+    fixed = fit_ensemble(landscape, Strategy("s", "lyra", members=2, options=same_rows), train,
+                         np.random.default_rng(4), {})
+    assert np.allclose(fixed[0], fixed[1])
+
+
+def test_mixed_ensemble_is_the_lyra_members_then_ridge_pairs_members():
+    """ridge_pairs_members: the Lyra members, then that many ridge_pairs members drawn from
+    the same generator after them."""
+    from lyra.analysis.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
+    train = np.random.default_rng(3).choice(len(landscape.codes), 30, replace=False)
+    lyra_options = {"epochs": 1, "ridge_init": True, "freeze_ridge": True}
+    mixed = fit_ensemble(landscape, Strategy("s", "lyra", members=2, options={**lyra_options, "ridge_pairs_members": 3}),
+                         train, np.random.default_rng(4), {})
+    draws = np.random.default_rng(4)
+    alone = fit_ensemble(landscape, Strategy("s", "lyra", members=2, options=lyra_options), train, draws, {})
+    ridge = fit_ensemble(landscape, Strategy("s", "ridge_pairs", members=3), train, draws, {})
+    assert mixed.shape == (5, len(landscape.codes))
+    assert np.array_equal(mixed, np.concatenate([alone, ridge]))
+
+
+def test_lyra_member_options_that_need_another_are_errors():
+    from lyra.analysis.campaign import fit_ensemble
+
+    landscape = synthetic_landscape(n_sites=2, orders=(1,), n_terms=(2,), seed=2, alphabet="dna")
+    for options, problem in (({"freeze_ridge": True}, "needs ridge_init"),
+                             ({"early_stop": True, "bootstrap": False}, "needs bootstrap")):
+        with pytest.raises(ValueError, match=problem):
+            fit_ensemble(landscape, Strategy("s", "lyra", members=1, options={"epochs": 0, **options}),
+                         np.arange(8), np.random.default_rng(0), {})
+
+
 def test_synthetic_landscape_is_every_combination_with_its_optimum():
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=4)
     assert len(landscape.codes) == 20**3 == len({tuple(c) for c in landscape.codes})

@@ -7,20 +7,23 @@ the ALDE protocol: ``n_initial`` variants drawn at random, then ``rounds`` batch
 ``batch_size`` chosen by a strategy; only measured variants are candidates, since the
 fitness of the others is unknown. Each round an ensemble (``fit_ensemble``) is trained on
 the variants measured so far and nothing else, so no row it proposes was seen, and
-``lyra.design.select_batch`` picks the batch among the variants not yet measured.
+``lyra.analysis.design.select_batch`` picks the batch among the variants not yet measured.
 
 Ensembles (members differ by a bootstrap resample of the measured rows and a seed):
 
 - ``ridge``: ridge on the sites' one-hot letters;
 - ``ridge_pairs``: ridge on one-hot plus every site pair's letter combination
-  (``lyra.pairs.fit_pair_ridge`` with all site pairs, as the ``ridge_pairs`` model);
-- ``lyra``: a small Lyra network (position-aware read-out) on the sites' one-hot letters.
+  (``lyra.nn.pairs.fit_pair_ridge`` with all site pairs, as the ``ridge_pairs`` model);
+- ``lyra``: a small Lyra network (position-aware read-out) on the sites' one-hot letters;
+  with ``freeze_ridge`` a residual network on each member's frozen ``ridge_pairs`` fit,
+  with ``ridge_pairs_members`` beside that many ``ridge_pairs`` members (a mixed ensemble).
 
 Ridge members share the penalty chosen by leave-one-out on all measured rows.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +118,7 @@ def one_hot(codes: np.ndarray, n_letters: int) -> torch.Tensor:
 
 
 def site_design(codes: np.ndarray, n_letters: int, pairs: bool, block: int = 16_384) -> sparse.csr_matrix:
-    """``lyra.pairs.ridge_design`` of every variant's one-hot sites with every site pair
+    """``lyra.nn.pairs.ridge_design`` of every variant's one-hot sites with every site pair
     (``pairs``) or none, built in row blocks so that its dense pair blocks stay small."""
     sites = site_pairs(codes.shape[1]) if pairs else []
     return sparse.vstack([ridge_design(one_hot(codes[start:start + block], n_letters), sites)
@@ -124,7 +127,7 @@ def site_design(codes: np.ndarray, n_letters: int, pairs: bool, block: int = 16_
 
 def _ridge_members(landscape: Landscape, design: sparse.csr_matrix, pairs: bool, train: np.ndarray, y: np.ndarray,
                    members: int, rng: np.random.Generator) -> np.ndarray:
-    """(members, n) predictions of ``lyra.pairs.fit_pair_ridge`` fits (the ``ridge_pairs``
+    """(members, n) predictions of ``lyra.nn.pairs.fit_pair_ridge`` fits (the ``ridge_pairs``
     model's; no pairs: one-hot ridge) on bootstrap resamples of the ``train`` rows, sharing
     the penalty that leave-one-out chose on all of them; ``design`` is ``site_design``."""
     x = one_hot(landscape.codes[train], landscape.n_letters)
@@ -142,27 +145,64 @@ def _ridge_members(landscape: Landscape, design: sparse.csr_matrix, pairs: bool,
 def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.ndarray, members: int,
                   rng: np.random.Generator, epochs: int = 60, batch_size: int = 64, lr: float = 3e-3,
                   d_model: int = 16, d_state: int = 16, dropout: float = 0.1, pair_head: bool = True,
-                  ridge_init: bool = False) -> np.ndarray:
+                  ridge_init: bool = False, freeze_ridge: bool = False, bootstrap: bool = True,
+                  weight_decay: float = 0.01, early_stop: bool = False,
+                  design: sparse.csr_matrix | None = None) -> np.ndarray:
     """(members, n) predictions of small Lyra networks, each trained with its own seed on a
-    bootstrap resample of the measured rows (standardised targets, AdamW, fixed epochs);
-    ``pair_head`` gives it Lyra's pair head on every site pair; ``ridge_init`` starts its
-    skip (and pair) weights from ridge on the resample (``lyra.nn.ridge_start.ridge_initialise``,
-    as ``trainer.ridge_init``), so the network learns what ridge leaves over."""
+    bootstrap resample of the measured rows (``bootstrap``; otherwise on all of them in its
+    own order; standardised targets, AdamW, fixed epochs); ``pair_head`` gives it Lyra's
+    pair head on every site pair; ``ridge_init`` starts its skip (and pair) weights from
+    ridge on the resample (``lyra.nn.ridge_start.ridge_initialise``, as ``trainer.ridge_init``), so
+    the network learns what ridge leaves over.
+
+    ``freeze_ridge`` (as ``trainer.freeze_ridge``; needs ``ridge_init``): each member is a
+    residual network on a frozen ridge fit. The ridge part is the ``ridge_pairs`` member's
+    fit on the resample (one-hot plus every site pair with ``pair_head``, one-hot only
+    without; the penalty chosen by leave-one-out on all measured rows, as
+    ``_ridge_members``), kept fixed and predicted through ``design`` (``site_design``); the
+    network (no skip or pair head of its own: they would hold the frozen fit) starts with a
+    zero decoder, so the member starts as that ridge member, and is trained on what the fit
+    leaves over. ``early_stop`` (with ``bootstrap``): the member keeps the epoch, 0 (the
+    start) included, with the lowest error on its out-of-bag rows.
+    """
+    if freeze_ridge and not ridge_init:
+        raise ValueError("freeze_ridge keeps the ridge start fixed: it needs ridge_init")
+    if early_stop and not bootstrap:
+        raise ValueError("early_stop scores the out-of-bag rows of a bootstrap resample: it needs bootstrap")
     n_sites = codes.shape[1]
     pairs = site_pairs(n_sites) if pair_head else None
     everything = one_hot(codes, n_letters)
     mean, scale = y.mean(), y.std() or 1.0
     target = torch.as_tensor((y - mean) / scale, dtype=torch.float32)
+    measured = everything[torch.as_tensor(train)]
+    if freeze_ridge:  # one penalty for every member, as the ridge_pairs ensemble chooses it
+        if design is None:
+            design = site_design(codes, n_letters, pair_head)
+        mask = torch.ones(measured.shape[:2], dtype=torch.bool)
+        alpha = fit_pair_ridge(measured, mask, target.numpy(), pairs or []).alpha_
     out = []
     for _ in range(members):
         torch.manual_seed(int(rng.integers(2**31)))
         model = Lyra(n_letters, 1, d_model=d_model, d_state=d_state, dropout=dropout, readout="flatten",
-                     linear_skip=True, max_len=n_sites, pair_sites=pairs)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        rows = torch.as_tensor(rng.integers(0, len(train), len(train)))
-        x_train, y_train = everything[torch.as_tensor(train)][rows], target[rows]
-        if ridge_init:
+                     linear_skip=not freeze_ridge, max_len=n_sites, pair_sites=None if freeze_ridge else pairs)
+        rows = torch.as_tensor(rng.integers(0, len(train), len(train))) if bootstrap else torch.arange(len(train))
+        x_train, y_train = measured[rows], target[rows]
+        base = torch.zeros(len(codes), dtype=torch.float64)  # the frozen ridge part, standardised scale
+        if freeze_ridge:
+            fitted = fit_pair_ridge(x_train, mask, y_train.numpy(), pairs or [], alphas=np.array([alpha]))
+            base = torch.as_tensor(fitted.predict(design))
+            y_train = y_train - base[torch.as_tensor(train)][rows].float()
+            with torch.no_grad():
+                model.decoder.weight.zero_()
+                model.decoder.bias.zero_()
+        elif ridge_init:
             ridge_initialise(model, EncodedSet(x_train, torch.ones(x_train.shape[:2], dtype=torch.bool), y_train))
+        optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        if early_stop:
+            out_of_bag = torch.as_tensor(np.setdiff1d(np.arange(len(train)), rows.numpy()))
+            x_check = measured[out_of_bag]
+            y_check = target[out_of_bag] - base[torch.as_tensor(train)][out_of_bag].float()
+            best = (_mse(model, x_check, y_check), copy.deepcopy(model.state_dict()))
         model.train()
         for _ in range(epochs):
             for batch in torch.randperm(len(rows)).split(batch_size):
@@ -170,11 +210,27 @@ def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.nd
                 loss = torch.nn.functional.mse_loss(model(x_train[batch]).squeeze(-1), y_train[batch])
                 loss.backward()
                 optimiser.step()
+            if early_stop:
+                error = _mse(model, x_check, y_check)
+                if error < best[0]:
+                    best = (error, copy.deepcopy(model.state_dict()))
+        if early_stop:
+            model.load_state_dict(best[1])
         model.eval()
         with torch.no_grad():
             predicted = torch.cat([model(chunk).squeeze(-1) for chunk in everything.split(32_768)])
-        out.append(predicted.numpy() * scale + mean)
+        out.append((predicted.double() + base).numpy() * scale + mean if freeze_ridge
+                   else predicted.numpy() * scale + mean)
     return np.stack(out).astype(np.float64)
+
+
+@torch.no_grad()
+def _mse(model: Lyra, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean squared error of ``model`` (in evaluation mode) on ``x``, ``y``; training mode after."""
+    model.eval()
+    error = float(torch.nn.functional.mse_loss(model(x).squeeze(-1), y)) if len(y) else 0.0
+    model.train()
+    return error
 
 
 def fit_ensemble(landscape: Landscape, strategy: Strategy, measured: np.ndarray,
@@ -190,8 +246,20 @@ def fit_ensemble(landscape: Landscape, strategy: Strategy, measured: np.ndarray,
             cache[key] = site_design(landscape.codes, landscape.n_letters, pairs)
         return _ridge_members(landscape, cache[key], pairs, measured, y, strategy.members, rng)
     if strategy.model == "lyra":
-        return _lyra_members(landscape.codes, landscape.n_letters, measured, y, strategy.members, rng,
-                             **strategy.options)
+        options = dict(strategy.options)
+        ridge_members = options.pop("ridge_pairs_members", 0)
+        if options.get("freeze_ridge"):
+            key = (landscape.name, "ridge_pairs" if options.get("pair_head", True) else "ridge")
+            if key not in cache:
+                cache[key] = site_design(landscape.codes, landscape.n_letters, key[1] == "ridge_pairs")
+            options["design"] = cache[key]
+        networks = _lyra_members(landscape.codes, landscape.n_letters, measured, y, strategy.members, rng, **options)
+        if not ridge_members:
+            return networks
+        # a mixed ensemble: the Lyra members beside ridge_pairs members (two model kinds)
+        ridge = fit_ensemble(landscape, Strategy(strategy.name, "ridge_pairs", members=ridge_members,
+                                                 log_offset=strategy.log_offset), measured, rng, cache)
+        return np.concatenate([networks, ridge])
     raise ValueError(f"unknown campaign model {strategy.model!r}; one of {', '.join(MODELS)}")
 
 
