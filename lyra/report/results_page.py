@@ -17,7 +17,7 @@ import pandas as pd
 
 from lyra.io.atomic import atomic_path
 from lyra.results import read_json
-from lyra.summary import select_on_validation
+from lyra.report.summary import select_on_validation
 
 MODEL_NAMES = {"lyra": "Lyra", "ridge": "one-hot ridge", "ridge_pairs": "ridge_pairs (one-hot + pairs)", "cnn": "CNN", "transformer": "Transformer",
                "onehot_linear": "One-Hot linear"}
