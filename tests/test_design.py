@@ -138,7 +138,7 @@ def test_frozen_ridge_members_start_as_the_ridge_pairs_members(early_stop):
     chosen by RidgeCV on all measured rows, as the ridge_pairs ensemble chooses it."""
     from sklearn.linear_model import Ridge, RidgeCV
 
-    from lyra.baselines import RIDGE_ALPHAS
+    from lyra.nn.baselines import RIDGE_ALPHAS
     from lyra.analysis.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
