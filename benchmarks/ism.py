@@ -7,7 +7,7 @@ The model is an untrained Lyra of the GB1 configuration (d_model 64, d_state 64:
 parameters; the speed does not depend on the weights), wrapped as an ensemble of
 ``--members`` copies, scored through ``lyra.analysis.mutagenesis.saturation_mutagenesis`` (the
 code path of ``lyra mutagenesis``: Lyra's single-substitution fast path,
-``lyra.nn.lyra.Lyra.substitution_outputs``); ``--compare`` also times scoring every mutant
+``lyra.nn.substitutions.substitution_outputs``); ``--compare`` also times scoring every mutant
 as a full sequence (chunked one-hot encoding, batched forward passes) in the same run.
 Prints one JSON line: wall time, mutants/s, machine load. A benchmark, not a test:
 nothing asserts on a time.

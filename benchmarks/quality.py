@@ -30,6 +30,7 @@ from lyra.nn.lyra import Lyra  # noqa: E402
 from lyra.nn.lyra import options_needing_max_len  # noqa: E402
 from lyra.data.splits import random_splits  # noqa: E402
 from lyra.data.synthetic import epistasis_landscape  # noqa: E402
+from lyra.nn.ridge_start import start_from_ridge  # noqa: E402
 from lyra.nn.run import EncodedSet, predict_outputs  # noqa: E402
 from lyra.training.loop import TrainerConfig, fit, seed_everything  # noqa: E402
 
@@ -153,6 +154,7 @@ def main() -> None:
         seed_everything(config.seed)
         model = Lyra(x.shape[-1], 1, **model_opts)
         sets = {k: EncodedSet(x[v], mask[v], ys[v]) for k, v in parts.items()}
+        start_from_ridge(model, sets["train"], config.ridge_init, config.freeze_ridge, regression=True)
         res = fit(model, sets["train"], sets["valid"], "regression", config, torch.device("cpu"), progress=False)
         model.load_state_dict(res.best_state)
         pred = predict_outputs(model, x[parts["valid"]], mask[parts["valid"]], 1024, "cpu")[:, 0]

@@ -20,6 +20,10 @@ holds the sequences as text and is reported beside it.
     python benchmarks/scale.py                  # quick: 10^4 x 1,000 and 10^4 x 1,024..4,096
     python benchmarks/scale.py --full           # n 10^4..10^6 at L 1,000; L 1,024..65,536 at n 10^4
     python benchmarks/scale.py --points 1000000x1000 10000x65536
+    python benchmarks/scale.py --points 1000000x1000 --phases predict   # re-measure one phase
+
+With ``--phases`` only those phases run (prepare always runs first: the others read its
+table, but it is reported only when named) and the other phases' rows of ``--out`` are kept.
 
 Writes ``--out`` (TSV) and a plot beside it (``.png``). Batches hold about
 ``--tokens`` positions (batch = tokens // L, at least 1), so the model's activations stay
@@ -80,7 +84,6 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
     from lyra.nn import run
     from lyra.training import loop as train
     from lyra.data.records import load_records
-    from lyra.nn.lyra import optimizer_groups
     from lyra.models.fold import FoldFit
     from lyra.results import read_prepared_coded, write_prepared
 
@@ -104,7 +107,7 @@ def worker(csv: Path, phase: str, steps: int, batch: int) -> dict:
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[: steps * batch]
         part = data.x.subset(order)
         head = run.EncodedSet(part, part.mask, data.y[order])
-        optimizer = torch.optim.AdamW(optimizer_groups(module, config.weight_decay, config.lr))
+        optimizer = torch.optim.AdamW(train.optimizer_groups(module, config.weight_decay, config.lr))
         generator = torch.Generator().manual_seed(0)
         train.train_epoch(module, head, optimizer, "regression", config, torch.device("cpu"), generator)
         n_steps = -(-len(head) // batch)
@@ -124,12 +127,15 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
 
 
-def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path) -> list[dict]:
+PHASES = ("prepare", "train", "predict")
+
+
+def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path, phases=PHASES) -> list[dict]:
     csv = tmp / f"scale_{n}x{length}.csv"
     write_csv(csv, n, length)
     batch = max(1, tokens // length)
     rows = []
-    for phase in ("prepare", "train", "predict"):
+    for phase in [p for p in PHASES if p == "prepare" or p in phases]:
         out = subprocess.run([sys.executable, __file__, "--worker", str(csv), phase, str(steps), str(batch)],
                              capture_output=True, text=True)
         if out.returncode != 0:
@@ -139,7 +145,8 @@ def run_point(n: int, length: int, steps: int, tokens: int, tmp: Path) -> list[d
         result.update(n=n, length=length, positions=positions, csv_gb=csv.stat().st_size / GB,
                       target_gb=1.5 + positions / GB)
         result["within_target"] = result["peak_rss_gb"] <= result["target_gb"] if phase != "prepare" else None
-        rows.append(result)
+        if phase in phases:
+            rows.append(result)
         print(json.dumps(result), flush=True)
     csv.unlink()
     csv.with_suffix(".prepared.tsv").unlink()
@@ -174,6 +181,8 @@ def main() -> None:
     parser.add_argument("--points", nargs="*", help="points as NxL, e.g. 1000000x1000")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=32_768, help="positions per batch (batch = tokens // L)")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="phases to measure (default all); the other phases' rows of --out are kept")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/scale.tsv"))
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -186,10 +195,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lyra-scale-") as tmp:
         for n, length in points:
-            rows += run_point(n, length, args.steps, args.tokens, Path(tmp))
+            rows += run_point(n, length, args.steps, args.tokens, Path(tmp), args.phases)
     columns = ["n", "length", "positions", "phase", "batch", "n_steps", "seconds_per_step", "load_seconds",
                "peak_rss_gb", "target_gb", "within_target", "codes_gb", "csv_gb"]
     table = pd.DataFrame(rows)[columns]
+    if set(args.phases) != set(PHASES) and args.out.exists():
+        kept = pd.read_csv(args.out, sep="\t")
+        measured = set(zip(table["n"], table["length"], table["phase"]))
+        kept = kept[[key not in measured for key in zip(kept["n"], kept["length"], kept["phase"])]]
+        table = pd.concat([kept, table], ignore_index=True).sort_values(["n", "length"], kind="stable")[columns]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
     plot(table, args.out.with_suffix(".png"))

@@ -130,6 +130,8 @@ class TrainerConfig:
     scheduler: str = "constant"  # constant | cosine | warmup_cosine (see lyra.training.loop.lr_factor)
     warmup_fraction: float = 0.1  # warmup_cosine: share of all optimiser steps spent warming up
     min_lr_ratio: float = 0.0  # warmup_cosine: final lr as a fraction of lr
+    # ridge_init and freeze_ridge are the start lyra.models.estimators.NeuralModel gives the model before
+    # lyra.training.loop.fit, which trains the model as it is given (lyra.nn.ridge_start.start_from_ridge)
     ridge_init: bool = False  # regression, Lyra(linear_skip=True): skip (and pair) weights start from the ridge fit
     freeze_ridge: bool = False  # with ridge_init: the ridge fit stays fixed, the rest learns its residual from zero
     standardize_targets: bool = True

@@ -1,4 +1,4 @@
-"""The design loop (lyra.analysis.design, lyra design) and the campaign replay (lyra.analysis.campaign):
+"""The design loop (lyra.analysis.design, lyra design) and the campaign replay (lyra.campaign):
 acquisitions against hand computations, batches that never repeat a measured or proposed
 variant, seeded campaigns that find a known optimum where random picks do not, and bad
 input as one line."""
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lyra.analysis.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
+from lyra.campaign import Landscape, Strategy, gb1_landscape, run_campaign, summarise, synthetic_landscape
 from lyra.cli import main
 from lyra.analysis.design import acquisition_values, select_batch, site_combinations
 from lyra.errors import LyraInputError
@@ -67,7 +67,7 @@ def test_ridge_members_are_sklearn_ridge_on_hand_built_indicators(model):
     from sklearn.linear_model import Ridge, RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=1, alphabet="dna")
     codes = landscape.codes.astype(int)
@@ -97,7 +97,7 @@ def test_lyra_members_with_ridge_init_start_from_ridge_with_pairs():
     from sklearn.linear_model import RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
     codes = landscape.codes.astype(int)
@@ -139,7 +139,7 @@ def test_frozen_ridge_members_start_as_the_ridge_pairs_members(early_stop):
     from sklearn.linear_model import Ridge, RidgeCV
 
     from lyra.nn.baselines import RIDGE_ALPHAS
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
     X = _indicators(landscape.codes.astype(int), 4)
@@ -161,7 +161,7 @@ def test_frozen_ridge_members_train_only_the_residual_network():
     """With training the members move away from their ridge start (the network learns the
     residual) and the same seed gives the same members; without bootstrap every member's
     ridge part is the same fit, so the members differ by their network only."""
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2, 3), n_terms=(3, 3, 2), seed=2, alphabet="dna")
     train = np.random.default_rng(3).choice(len(landscape.codes), 40, replace=False)
@@ -181,7 +181,7 @@ def test_frozen_ridge_members_train_only_the_residual_network():
 def test_mixed_ensemble_is_the_lyra_members_then_ridge_pairs_members():
     """ridge_pairs_members: the Lyra members, then that many ridge_pairs members drawn from
     the same generator after them."""
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=3, orders=(1, 2), n_terms=(3, 3), seed=2, alphabet="dna")
     train = np.random.default_rng(3).choice(len(landscape.codes), 30, replace=False)
@@ -196,7 +196,7 @@ def test_mixed_ensemble_is_the_lyra_members_then_ridge_pairs_members():
 
 
 def test_lyra_member_options_that_need_another_are_errors():
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     landscape = synthetic_landscape(n_sites=2, orders=(1,), n_terms=(2,), seed=2, alphabet="dna")
     for options, problem in (({"freeze_ridge": True}, "needs ridge_init"),
@@ -335,7 +335,7 @@ def test_gb1_has_every_variant_and_its_known_optimum():
 
 
 def test_log_offset_fits_the_log_of_fitness(pairwise):
-    from lyra.analysis.campaign import fit_ensemble
+    from lyra.campaign import fit_ensemble
 
     measured = np.arange(0, 8000, 40)
     strategy = Strategy("log", "ridge_pairs", members=3, log_offset=0.5)

@@ -5,8 +5,11 @@ import pytest
 import torch
 from scipy.special import erf
 
-from lyra.nn.lyra import PGC, Lyra, RMSNorm, masked_mean, optimizer_groups
+from lyra.nn.lyra import PGC, Lyra, RMSNorm
+from lyra.nn.pooling import masked_mean
+from lyra.training.loop import optimizer_groups
 from lyra.nn.s4d import S4D
+from lyra.nn.substitutions import substitution_outputs
 
 
 def _random_s4d(d_model=4, d_state=8, bidirectional=False, seed=0):
@@ -369,7 +372,7 @@ def test_hidden_head_is_a_one_hidden_layer_network_added_to_the_output():
     A, c = model.head_features.weight.detach().numpy(), model.head_features.bias.detach().numpy()
     V = model.head_output.weight.detach().numpy().copy()
     with torch.no_grad():
-        h = model._local(x, None)
+        h = model.local_features(x, None)
         for norm, s4d in zip(model.s4d_norms, model.s4d_layers):
             h = h + s4d(norm(h))
         pooled = h.mean(1).numpy()
@@ -430,7 +433,7 @@ def test_substitution_outputs_equal_forward_on_each_mutant(options, length):
     positions = torch.arange(length).repeat_interleave(20)
     letter_index = torch.arange(20).repeat(length)
     order = torch.randperm(len(positions))  # input order must not matter
-    fast = model.substitution_outputs(x, letters, positions[order], letter_index[order])
+    fast = substitution_outputs(model, x, letters, positions[order], letter_index[order])
     mutated = x.expand(len(positions), -1, -1).clone()
     mutated[torch.arange(len(positions)), positions[order]] = letters[letter_index[order]]
     with torch.no_grad():
@@ -441,11 +444,11 @@ def test_substitution_outputs_equal_forward_on_each_mutant(options, length):
 def test_substitution_outputs_refuse_several_s4d_layers_and_training_mode():
     x = torch.eye(20)[:5]
     with pytest.raises(ValueError, match="at most one S4D layer"):
-        Lyra(20, 1, d_model=8, d_state=4, n_s4d_layers=2).eval().substitution_outputs(
-            x, torch.eye(20), torch.tensor([0]), torch.tensor([1]))
+        substitution_outputs(Lyra(20, 1, d_model=8, d_state=4, n_s4d_layers=2).eval(), x, torch.eye(20),
+                             torch.tensor([0]), torch.tensor([1]))
     with pytest.raises(ValueError, match="eval mode"):
-        Lyra(20, 1, d_model=8, d_state=4).train().substitution_outputs(x, torch.eye(20), torch.tensor([0]),
-                                                                       torch.tensor([1]))
+        substitution_outputs(Lyra(20, 1, d_model=8, d_state=4).train(), x, torch.eye(20), torch.tensor([0]),
+                             torch.tensor([1]))
 
 
 def test_a_long_training_batch_recomputes_layers_with_the_same_gradients(monkeypatch):

@@ -111,16 +111,16 @@ def test_lr_factor_matches_hand_computation():
     from lyra.training.loop import lr_factor
 
     total, warmup = 10, 2
-    # warm-up: (step + 1) / warmup
-    assert lr_factor(0, total, warmup) == pytest.approx(0.5)
-    assert lr_factor(1, total, warmup) == pytest.approx(1.0)
-    # cosine over the remaining 8 steps: (1 + cos(pi * (s - 2) / 8)) / 2
+    # warm-up over steps 1-2: step / warmup
+    assert lr_factor(1, total, warmup) == pytest.approx(0.5)
     assert lr_factor(2, total, warmup) == pytest.approx(1.0)
+    # cosine over the remaining 8 steps: (1 + cos(pi * (s - 2) / 8)) / 2, down to 0 at step 10
+    assert lr_factor(3, total, warmup) == pytest.approx((1 + np.cos(np.pi / 8)) / 2)
     assert lr_factor(4, total, warmup) == pytest.approx((1 + np.cos(np.pi * 2 / 8)) / 2)
     assert lr_factor(6, total, warmup) == pytest.approx(0.5)
     assert lr_factor(10, total, warmup) == pytest.approx(0.0, abs=1e-12)
     assert lr_factor(6, total, warmup, min_lr_ratio=0.2) == pytest.approx(0.2 + 0.8 * 0.5)
-    assert lr_factor(0, total, 0) == pytest.approx(1.0)  # no warm-up
+    assert lr_factor(1, total, 0) == pytest.approx((1 + np.cos(np.pi / 10)) / 2)  # no warm-up
 
 
 def test_warmup_cosine_is_stepped_per_batch_with_the_hand_computed_lrs():
@@ -129,8 +129,8 @@ def test_warmup_cosine_is_stepped_per_batch_with_the_hand_computed_lrs():
     steps, total, warmup = 6, 24, 6
     expected = []
     for epoch in range(4):
-        s = epoch * steps  # the lr logged is the one of the epoch's first step
-        factor = (s + 1) / warmup if s < warmup else (1 + np.cos(np.pi * (s - warmup) / (total - warmup))) / 2
+        s = epoch * steps + 1  # the lr logged is the one of the epoch's first step (1-based)
+        factor = s / warmup if s <= warmup else (1 + np.cos(np.pi * (s - warmup) / (total - warmup))) / 2
         expected.append(0.01 * factor)
     np.testing.assert_allclose(result.history["lr"].to_numpy(), expected, rtol=1e-9)
 
@@ -232,6 +232,14 @@ def test_ridge_initialise_with_a_pair_head_is_ridge_on_one_hot_plus_pair_indicat
         np.testing.assert_allclose(model(train.x)[:, 0].numpy(), ridge.predict(design), rtol=1e-4, atol=1e-4)
 
 
+def _started(model, train, config):
+    """``model`` after the start that ``lyra.models.estimators.NeuralModel`` gives it before training."""
+    from lyra.nn.ridge_start import start_from_ridge
+
+    start_from_ridge(model, train, config.ridge_init, config.freeze_ridge, regression=True)
+    return model
+
+
 def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
     """The ridge start is never the kept state: with lr 0 no epoch improves, and epoch 1
     (the network with its own decoder weights) is kept, not the pure ridge model."""
@@ -240,7 +248,9 @@ def test_ridge_init_starts_from_ridge_but_keeps_a_trained_epoch():
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
     config = TrainerConfig(epochs=3, batch_size=16, lr=0.0, ridge_init=True, patience=100)
-    result = fit(model, _dataset(96, 1), _dataset(48, 2), "regression", config, torch.device("cpu"), progress=False)
+    train = _dataset(96, 1)
+    result = fit(_started(model, train, config), train, _dataset(48, 2), "regression", config, torch.device("cpu"),
+                 progress=False)
     assert result.best_epoch == 1
     assert torch.count_nonzero(result.best_state["decoder.weight"]) > 0  # the network is on
     ridge_model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, max_len=12)
@@ -261,7 +271,8 @@ def test_freeze_ridge_trains_a_residual_on_the_fixed_ridge_pairs_fit():
     torch.manual_seed(0)
     model = Lyra(4, 1, d_model=8, d_state=4, linear_skip=True, pair_sites=sites, max_len=12)
     config = TrainerConfig(epochs=3, batch_size=16, ridge_init=True, freeze_ridge=True, patience=100)
-    result = fit(model, train, valid, "regression", config, torch.device("cpu"), progress=False)
+    result = fit(_started(model, train, config), train, valid, "regression", config, torch.device("cpu"),
+                 progress=False)
     assert result.best_epoch >= 1
     assert torch.count_nonzero(result.best_state["decoder.weight"]) > 0  # the residual network learned
     tokens = train.x.argmax(-1).numpy()
@@ -294,9 +305,37 @@ def test_the_ridge_candidate_option_is_gone():
 
 
 def test_ridge_init_leaves_models_without_a_skip_head_untouched():
-    """A task's trainer block is shared by every model trained on it: the CNN or a Lyra
-    without linear_skip train exactly as without ridge_init."""
-    _, plain = _run()
-    _, with_option = _run(ridge_init=True)
-    assert with_option.best_epoch == plain.best_epoch and with_option.best_score == plain.best_score
-    np.testing.assert_array_equal(plain.history["train_loss"], with_option.history["train_loss"])
+    """A task's trainer block is shared by every model trained on it: the start leaves the
+    CNN and a Lyra without linear_skip exactly as they were, every parameter trainable."""
+    from lyra.nn.baselines import CNN
+    from lyra.nn.ridge_start import start_from_ridge
+
+    torch.manual_seed(0)
+    for model in (Lyra(4, 1, d_model=8, d_state=4), CNN(4, 1, channels=8)):
+        before = {key: value.clone() for key, value in model.state_dict().items()}
+        assert start_from_ridge(model, _dataset(96, 1), True, True, regression=True) is None
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, before[key]), key
+        assert all(parameter.requires_grad for parameter in model.parameters())
+
+
+def test_the_neural_model_starts_lyra_from_ridge_before_training(caplog):
+    """trainer.ridge_init reaches the network through the estimator: the trained skip
+    weights moved from the ridge start (lr > 0), and the start is logged with its
+    validation score; with freeze_ridge the skip weights are still the ridge fit's."""
+    import logging
+
+    from lyra.models.estimators import NeuralModel
+    from lyra.nn.ridge_start import ridge_initialise
+
+    train, valid = _dataset(96, 1), _dataset(48, 2)
+    reference = Lyra(4, 1, linear_skip=True, max_len=12)
+    ridge_initialise(reference, train)
+    for freeze in (False, True):
+        torch.manual_seed(0)
+        model = NeuralModel("lyra", 4, 1, {"d_model": 8, "d_state": 4, "linear_skip": True, "max_len": 12})
+        config = TrainerConfig(epochs=2, batch_size=16, ridge_init=True, freeze_ridge=freeze, patience=100)
+        with caplog.at_level(logging.INFO, logger="lyra.models.estimators"):
+            model.fit(train, valid, "regression", config, progress=False)
+        assert "ridge initialisation" in caplog.text and "at the start" in caplog.text
+        assert torch.equal(model.module.skip.detach(), reference.skip.detach()) == freeze

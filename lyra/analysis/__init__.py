@@ -1,1 +1,1 @@
-"""Using trained models: ensembles, in-silico mutagenesis, variant scoring, design and campaign replay."""
+"""Using trained models: ensembles, in-silico mutagenesis, variant scoring and design (never training)."""

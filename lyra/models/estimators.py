@@ -15,7 +15,7 @@ rebuilds its predictor from the dict ``state()`` returned (stored in model.pt).
 
 from __future__ import annotations
 
-import math
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +30,12 @@ from lyra.models.saved import NeuralPredictor, OneHotLinearPredictor, RidgePairs
 from lyra.nn.baselines import LinearWeights, OneHotLinear, fit_linear
 from lyra.nn.devices import select_devices
 from lyra.nn.pairs import fit_pair_ridge, screen_pairs
-from lyra.nn.run import EncodedSet
+from lyra.nn.ridge_start import start_from_ridge
+from lyra.nn.run import EncodedSet, device_batch
 from lyra.training.launch import launch_fit
-from lyra.training.loop import fit, loss, score, seed_everything
+from lyra.training.loop import fit, loss, lr_factor, optimiser_step, score, seed_everything
 
+log = logging.getLogger(__name__)
 
 # What `position_aware` turns on in Lyra (docs/experiments-quality.md "Recommended settings"):
 # a learned position table, the one-hot skip head (ridge nested in the model), the hidden
@@ -106,6 +108,7 @@ class NeuralModel(NeuralPredictor):
         if not len(valid):
             raise ValueError(f"model {self.name!r} picks its epoch on validation rows and this split has none "
                              f"(split.valid: none); use split.valid fold or random")
+        self._start(train, valid, task_type, trainer)
         devices = select_devices(trainer.n_gpus, device)  # one per data-parallel process
         args = (train, valid, task_type, trainer)
         options = dict(checkpoint_path=checkpoint_path, fingerprint=fingerprint, progress=progress)
@@ -124,6 +127,17 @@ class NeuralModel(NeuralPredictor):
         return FitReport(history=result.history, best_epoch=result.best_epoch, best_score=result.best_score,
                          device=",".join(map(str, devices)), resumed_from_epoch=result.resumed_from_epoch,
                          stopped_by_callback=result.stopped_by_callback)
+
+    def _start(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig) -> None:
+        """The module's start before training: ``trainer.ridge_init`` and ``freeze_ridge``
+        (``lyra.nn.ridge_start.start_from_ridge``), scored on validation for the log only."""
+        started_as = start_from_ridge(self.module, train, trainer.ridge_init, trainer.freeze_ridge,
+                                      task_type not in CLASSIFICATION)
+        if started_as is not None:
+            metric = trainer.metric_for(task_type)
+            value = score(self.predict(valid.x, valid.mask, trainer.eval_batch_size), valid.y.numpy(), task_type, metric)
+            log.info("%s: validation %s %.4f at the start (not a candidate)", started_as, metric,
+                     higher_is_better(value, metric))
 
 
 class RidgeModel(RidgePredictor):
@@ -184,10 +198,7 @@ class OneHotLinearModel(OneHotLinearPredictor):
     def _lr_factor(self, step: int) -> float:
         """Learning rate of optimiser step ``step`` (1-based) relative to ``lr``."""
         o = self.options
-        if step <= o["warmup_steps"]:
-            return step / max(1, o["warmup_steps"])
-        progress = min(1.0, (step - o["warmup_steps"]) / max(1, o["steps"] - o["warmup_steps"]))
-        return (o["min_lr"] + 0.5 * (1 + math.cos(math.pi * progress)) * (o["lr"] - o["min_lr"])) / o["lr"]
+        return lr_factor(step, o["steps"], o["warmup_steps"], o["min_lr"] / o["lr"])
 
     def fit(self, train: EncodedSet, valid: EncodedSet, task_type: str, trainer: TrainerConfig,
             device: str | None = None, **_ignored) -> FitReport:
@@ -202,22 +213,16 @@ class OneHotLinearModel(OneHotLinearPredictor):
         optimizer = torch.optim.AdamW(groups, lr=o["lr"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: self._lr_factor(i + 1))
         generator = torch.Generator().manual_seed(trainer.seed)
-        x, y = train.x.to(run_device), train.y.to(run_device)
         metric = trainer.metric_for(task_type)
-        order, at, running, history = torch.randperm(len(y), generator=generator), 0, 0.0, []
+        order, at, running, history = torch.randperm(len(train), generator=generator), 0, 0.0, []
         self.module.train()
         for step in range(1, o["steps"] + 1):
             if at >= len(order):
-                order, at = torch.randperm(len(y), generator=generator), 0
-            index = order[at : at + o["batch_size"]]
+                order, at = torch.randperm(len(train), generator=generator), 0
+            batch = device_batch(train, order[at : at + o["batch_size"]], run_device)
             at += o["batch_size"]
-            batch_loss = loss(self.module(x[index]), y[index], task_type, None)
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.module.parameters(), o["grad_clip"])
-            optimizer.step()
-            scheduler.step()
-            running += batch_loss.item()
+            running += optimiser_step(self.module, batch, optimizer, task_type, o["grad_clip"], "fp32", run_device,
+                                      scheduler=scheduler).item()
             if step % o["log_every"] == 0 or step == o["steps"]:
                 history.append(self._log(step, running / (o["log_every"] if step % o["log_every"] == 0
                                                           else step % o["log_every"]), valid, task_type, metric))

@@ -30,6 +30,7 @@ from lyra.nn.devices import select_device
 from lyra.nn.lyra import options_needing_max_len
 from lyra.nn.pairs import ridge_design
 from lyra.nn.run import predict_outputs
+from lyra.nn.substitutions import substitution_outputs
 
 
 def _longer_than(limit: int, what: str, sequences: list[str]) -> str | None:
@@ -60,14 +61,14 @@ class NeuralPredictor:
     def substitution_outputs(self, x: torch.Tensor, letters: torch.Tensor, positions: torch.Tensor,
                              letter_index: torch.Tensor, device: str | None = None) -> np.ndarray | None:
         """Raw outputs of single substitutions of one encoded sequence ``x`` (L, E) by
-        ``lyra.nn.lyra.Lyra.substitution_outputs``; None where that fast path does not apply
+        ``lyra.nn.substitutions.substitution_outputs``; None where that fast path does not apply
         (another architecture, several S4D layers, reduced precision)."""
         if self.name != "lyra" or len(self.module.s4d_layers) > 1 or self.precision != "fp32":
             return None
         run_device = torch.device(device) if device else next(self.module.parameters()).device
         self.module.to(run_device).eval()
-        out = self.module.substitution_outputs(x.to(run_device), letters.to(run_device), positions.to(run_device),
-                                               letter_index.to(run_device))
+        out = substitution_outputs(self.module, x.to(run_device), letters.to(run_device), positions.to(run_device),
+                                   letter_index.to(run_device))
         return out.float().cpu().numpy()
 
     def n_parameters(self) -> int:

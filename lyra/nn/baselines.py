@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
-from lyra.nn.lyra import masked_mean
+from lyra.nn.pooling import masked_mean
 
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 LOGISTIC_CS = np.logspace(-3, 3, 13)  # inverse regularisation strengths

@@ -20,23 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from lyra.nn.pooling import POOLING
 from lyra.nn.s4d import S4D
 
-__all__ = ["Lyra", "PGC", "masked_mean", "masked_max", "optimizer_groups", "sinusoidal_positions"]
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` (B, L, D) over positions where ``mask`` (B, L) is True."""
-    weights = mask.to(x.dtype).unsqueeze(-1)
-    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
-
-
-def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Maximum of ``x`` (B, L, D) over positions where ``mask`` (B, L) is True."""
-    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
-
-
-POOLING = {"mean": masked_mean, "max": masked_max}
+__all__ = ["Lyra", "PGC", "sinusoidal_positions"]
 
 
 class _RMSNormFunction(torch.autograd.Function):
@@ -170,7 +157,6 @@ def _linear(d_in: int, d_out: int) -> nn.Linear:
 
 
 POSITION_EMBEDDINGS = (None, "learned", "sinusoidal")
-SUBSTITUTION_CHUNK_ELEMENTS = 2**24  # Lyra.substitution_outputs: mutants x length x 2 d_model per step
 READOUTS = ("pool", "flatten")
 # a training batch of at least this many positions (batch x length) recomputes each layer's
 # activations in the backward pass instead of holding them: the same numbers, about a third
@@ -349,7 +335,7 @@ class Lyra(nn.Module):
             self._pair_reach = int(sites.max()) + 1  # inputs shorter than this are zero-padded to it
             self.pair_table = nn.Parameter(torch.zeros(len(sites), d_input, d_input, d_output))
 
-    def _check_length(self, length: int) -> None:
+    def check_length(self, length: int) -> None:
         if self._length_limited_by and length > self.max_len:
             raise ValueError(
                 f"input length {length} exceeds max_len={self.max_len} of this Lyra model "
@@ -363,11 +349,11 @@ class Lyra(nn.Module):
         ``mask=None`` means every position is real; the masking work is then skipped.
         """
         length = x.shape[1]
-        self._check_length(length)
-        h = self._local(x, mask)
+        self.check_length(length)
+        h = self.local_features(x, mask)
         for norm, s4d in zip(self.s4d_norms, self.s4d_layers):
             h = h + self.dropout(self._layer(lambda h, mask: s4d(norm(h), mask), h, mask))
-        return self._readout(h, x, mask)
+        return self.read_out(h, x, mask)
 
     def _layer(self, layer, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """``layer(h, mask)``, recomputed in the backward pass for a long training batch
@@ -376,7 +362,7 @@ class Lyra(nn.Module):
             return checkpoint(layer, h, mask, use_reentrant=False)
         return layer(h, mask)
 
-    def _local(self, x: torch.Tensor, mask: torch.Tensor | None, start: int = 0) -> torch.Tensor:
+    def local_features(self, x: torch.Tensor, mask: torch.Tensor | None, start: int = 0) -> torch.Tensor:
         """Encoder, positions and PGC blocks: the layers before the S4D ones, each of which
         sees only nearby positions. ``x`` holds positions ``start ..`` of the sequence; without
         a backbone, features of width 0."""
@@ -392,7 +378,7 @@ class Lyra(nn.Module):
             h = h + self._layer(pgc, h, mask) if self.pgc_residual else self._layer(pgc, h, mask)
         return h
 
-    def _readout(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def read_out(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Pooling (or flatten) and the decoder, plus the linear skip, hidden and pair heads of ``x``."""
         length = x.shape[1]
         if self.readout == "flatten":
@@ -420,102 +406,3 @@ class Lyra(nn.Module):
             left, right = xs[:, self.pair_sites[:, 0]], xs[:, self.pair_sites[:, 1]]  # (B, K, d_input)
             out = out + torch.einsum("bka,bkc,kaco->bo", left, right, self.pair_table.to(xs.dtype))
         return out
-
-    @property
-    def local_radius(self) -> int:
-        """How far a change at one position reaches through the PGC blocks (sum of halos)."""
-        return sum(pgc.conv.kernel_size[0] // 2 for pgc in self.pgc_layers)
-
-    @torch.no_grad()
-    def substitution_outputs(self, x: torch.Tensor, letters: torch.Tensor, positions: torch.Tensor,
-                             letter_index: torch.Tensor, chunk_positions: int | None = None) -> torch.Tensor:
-        """Outputs (M, d_output) of the sequence ``x`` (L, d_input) with position
-        ``positions[m]`` (0-based) set to the input vector ``letters[letter_index[m]]``, equal
-        to ``forward`` on each mutated sequence (eval mode, at most one S4D layer).
-
-        A substitution changes the local layers' output only within ``local_radius`` of its
-        position, and the S4D layer is linear before its activation: ``y = K * u + D u``
-        becomes ``y_ref + K * du`` with ``du`` nonzero on that window. So the encoder and
-        the PGC blocks run on a small patch per position, the long convolution is replaced
-        by a few shifted kernels, and only the S4D output map and the readout run over the
-        whole length, for the mutants of ``chunk_positions`` positions at a time (default:
-        as many as keep the widest intermediate near ``SUBSTITUTION_CHUNK_ELEMENTS``).
-        """
-        if self.training or len(self.s4d_layers) > 1:
-            raise ValueError("substitution_outputs needs eval mode and at most one S4D layer")
-        length, radius = x.shape[0], self.local_radius
-        self._check_length(length)
-        h_ref = self._local(x.unsqueeze(0), None)[0]  # (L, H)
-        if chunk_positions is None:
-            per_site = max(1, len(positions) // max(1, len(torch.unique(positions))))
-            chunk_positions = max(1, SUBSTITUTION_CHUNK_ELEMENTS // (per_site * length * 2 * max(1, h_ref.shape[-1])))
-        s4d = self.s4d_layers[0] if len(self.s4d_layers) else None
-        if s4d is not None:
-            norm = self.s4d_norms[0]
-            u_ref = norm(h_ref)
-            y_ref = s4d.ssm(u_ref.T.unsqueeze(0))[0].T  # (L, H), before the activation
-            # shifted[t, h, l] = kernel at lag (t + l - (L - 1)): a site j's kernels are row L - 1 - j
-            shifted = s4d.lags(length).T.contiguous().unfold(0, length, 1)
-        out = torch.empty(len(positions), self.decoder.out_features, dtype=h_ref.dtype, device=h_ref.device)
-        order = torch.argsort(positions, stable=True)
-        sites, counts = torch.unique_consecutive(positions[order], return_counts=True)
-        bounds = [0, *torch.cumsum(counts, 0).tolist()]
-        for first in range(0, len(sites), chunk_positions):
-            last = min(len(sites), first + chunk_positions)
-            rows = order[bounds[first]:bounds[last]]
-            window, delta = self._window_deltas(x, h_ref, letters, positions[rows], letter_index[rows], radius)
-            safe = window.clamp(0, length - 1)  # beyond the ends: delta is 0 there
-            index = safe.unsqueeze(-1).expand_as(delta)
-            h = h_ref.expand(len(rows), -1, -1).clone().scatter_add_(1, index, delta)
-            if s4d is not None:
-                du = (norm(h.gather(1, index)) - u_ref[safe]) * (window >= 0).unsqueeze(-1)
-                y = y_ref.expand(len(rows), -1, -1).clone().scatter_add_(1, index, du * s4d.D)  # + D du
-                for site in range(first, last):  # + K * du; a site's mutants share its shifted kernels
-                    lo, hi = bounds[site] - bounds[first], bounds[site + 1] - bounds[first]
-                    kernels = shifted[length - 1 - safe[lo]]  # (2r + 1, H, L)
-                    y[lo:hi] += torch.einsum("khl,nkh->nlh", kernels, du[lo:hi])
-                z = F.linear(s4d.activation(y), s4d.output_linear.weight.squeeze(-1), s4d.output_linear.bias)
-                h = h + F.glu(z, dim=-1)
-            mutated = x.expand(len(rows), -1, -1).clone()
-            mutated[torch.arange(len(rows)), positions[rows]] = letters[letter_index[rows]]
-            out[rows] = self._readout(h, mutated, None)
-        return out
-
-    def _window_deltas(self, x, h_ref, letters, positions, letter_index, radius):
-        """For each mutant, the window of positions its substitution reaches (M, 2r + 1; -1
-        beyond the sequence) and the change of the local layers' output there (M, 2r + 1, H):
-        the local layers run on the patch of 2r positions each side, clipped to the sequence
-        (so the convolutions' zero padding is the real one at the ends; the window stays r
-        positions clear of a clipped patch edge, where the patch is wrong)."""
-        length = x.shape[0]
-        offsets = torch.arange(-radius, radius + 1)
-        window = positions.unsqueeze(1) + offsets
-        window = torch.where((window >= 0) & (window < length), window, torch.full_like(window, -1))
-        delta = h_ref.new_zeros(len(positions), 2 * radius + 1, h_ref.shape[-1])
-        for site in torch.unique(positions).tolist():
-            rows = (positions == site).nonzero().squeeze(1)
-            lo, hi = max(0, site - 2 * radius), min(length, site + 2 * radius + 1)
-            patch = x[lo:hi].expand(len(rows), -1, -1).clone()
-            patch[:, site - lo] = letters[letter_index[rows]]
-            h_patch = self._local(patch, None, start=lo)
-            for k, position in enumerate(window[rows[0]].tolist()):
-                if position >= 0:
-                    delta[rows, k] = h_patch[:, position - lo] - h_ref[position]
-        return window, delta
-
-
-def optimizer_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:
-    """Parameter groups for AdamW: SSM dt and A get no weight decay and their own lr if set."""
-    default, special = [], {}
-    for param in model.parameters():
-        if not param.requires_grad:
-            continue
-        hp = getattr(param, "_optim", None)
-        if hp is None:
-            default.append(param)
-        else:
-            key = (hp["weight_decay"], hp["lr"] if hp["lr"] is not None else lr)
-            special.setdefault(key, []).append(param)
-    groups = [{"params": default, "weight_decay": weight_decay, "lr": lr}]
-    groups += [{"params": ps, "weight_decay": wd, "lr": group_lr} for (wd, group_lr), ps in special.items()]
-    return groups

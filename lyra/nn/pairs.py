@@ -116,7 +116,7 @@ def fit_pair_ridge(x: torch.Tensor, mask: torch.Tensor, y: np.ndarray, sites: li
     the masked inputs ``x`` (n, L, E), penalty chosen among ``alphas`` by leave-one-out
     (``lyra.nn.baselines.fit_sparse_ridge``, a ``RidgeFit``). The ``ridge_pairs`` model,
     Lyra's ``trainer.ridge_init`` with a pair head and the campaign replay's ridge
-    ensembles (``lyra.analysis.campaign``) all fit it."""
+    ensembles (``lyra.campaign``) all fit it."""
     masked = x * mask.unsqueeze(-1).to(x.dtype)
     return fit_sparse_ridge(ridge_design(masked, sites), np.asarray(y, dtype=np.float64), alphas)
 

@@ -1,7 +1,10 @@
 """A ``linear_skip`` Lyra started from ridge regression (``trainer.ridge_init``): the
-network then learns what ridge leaves over."""
+network then learns what ridge leaves over. ``lyra.models.estimators.NeuralModel`` applies
+the start before training; the training loop knows nothing of it."""
 
 from __future__ import annotations
+
+import logging
 
 import torch
 
@@ -9,6 +12,8 @@ from lyra.data.encode import dense
 from lyra.nn.baselines import fit_linear
 from lyra.nn.pairs import fit_pair_ridge
 from lyra.nn.run import EncodedSet
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -46,3 +51,37 @@ def ridge_initialise(model: torch.nn.Module, train: EncodedSet) -> float:
     if getattr(model, "head_output", None) is not None:  # Lyra(hidden_head=H): silence the hidden head too
         model.head_output.weight.zero_()
     return float(fitted.alpha_)
+
+
+def start_from_ridge(model: torch.nn.Module, train: EncodedSet, ridge_init: bool, freeze_ridge: bool,
+                     regression: bool) -> str | None:
+    """Apply ``trainer.ridge_init`` (and ``freeze_ridge``) to a Lyra before training.
+
+    The skip (and pair) weights start from the ridge fit (``ridge_initialise``) and the
+    decoder keeps its own random weights: from a zero decoder the network barely moves
+    (its initial features are nearly additive, so they hardly correlate with what ridge
+    leaves over, and the decoder gets no gradient). With ``freeze_ridge`` the skip and
+    pair tables are not trained (their ``requires_grad`` is off, so the optimiser never
+    sees them) and the decoder stays at zero: the prediction starts as the frozen ridge
+    fit's and the network adds what it learns of the residual. Returns what was done,
+    for the log, or None when there was nothing to do (no ``ridge_init``, or a model
+    without the one-hot skip head, which ignores the option: a task's trainer block is
+    shared by every model trained on it).
+    """
+    if not ridge_init:
+        return None
+    if getattr(model, "skip", None) is None:
+        log.info("trainer.ridge_init ignored: %s has no linear_skip head", type(model).__name__)
+        return None
+    if not regression:
+        raise ValueError("trainer.ridge_init is for regression tasks only")
+    if freeze_ridge:
+        for table in (model.skip, getattr(model, "pair_table", None)):
+            if table is not None:
+                table.requires_grad_(False)
+    decoder_weight = model.decoder.weight.detach().clone()
+    alpha = ridge_initialise(model, train)
+    if not freeze_ridge:
+        with torch.no_grad():
+            model.decoder.weight.copy_(decoder_weight)
+    return f"ridge initialisation (alpha {alpha:g}{', frozen' if freeze_ridge else ''})"

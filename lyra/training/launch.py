@@ -56,7 +56,8 @@ def launch_fit(model, build: dict, train, valid, task_type, config, devices: lis
     """Run ``lyra.training.loop.fit`` on ``devices`` (one process each) and return rank 0's FitResult.
 
     ``build`` rebuilds ``model`` in each rank: ``lyra.nn.architectures.build_module``'s ``name``,
-    ``d_input``, ``d_output`` and ``options``; ``model``'s weights travel as tensors."""
+    ``d_input``, ``d_output`` and ``options``; ``model``'s weights travel as tensors, and
+    its parameters whose ``requires_grad`` is off stay untrained in every rank."""
     world = len(devices)
     if config.batch_size % world:
         log.warning("batch_size %d is not a multiple of %d processes; each takes %d rows per step",
@@ -66,7 +67,9 @@ def launch_fit(model, build: dict, train, valid, task_type, config, devices: lis
     with tempfile.TemporaryDirectory(prefix="ddp-", dir=scratch_dir) as tmp:
         spec = Path(tmp) / "spec.pt"
         result = Path(tmp) / "result.pt"
-        tensorfile.save({"build": build, "weights": model.state_dict(), "train": _tensors(train), "valid": _tensors(valid),
+        frozen = [name for name, parameter in model.named_parameters() if not parameter.requires_grad]
+        tensorfile.save({"build": build, "weights": model.state_dict(), "frozen": frozen,
+                         "train": _tensors(train), "valid": _tensors(valid),
                          "task_type": task_type, "config": config.to_dict(), "devices": [str(d) for d in devices],
                          "fit_kwargs": {"checkpoint_path": None if checkpoint_path is None else str(checkpoint_path),
                                         "fingerprint": fingerprint, "progress": progress},
@@ -99,6 +102,8 @@ def _run_rank(spec_path: str) -> None:
         build = spec["build"]
         model = build_module(build["name"], build["d_input"], build["d_output"], build["options"])
         model.load_state_dict(spec["weights"])
+        for name, parameter in model.named_parameters():  # e.g. trainer.freeze_ridge's tables
+            parameter.requires_grad_(name not in spec["frozen"])
         seed_everything(config.seed + rank)  # distinct dropout masks per rank
         kwargs = dict(spec["fit_kwargs"])
         kwargs["progress"] = kwargs["progress"] and rank == 0

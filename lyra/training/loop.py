@@ -29,25 +29,44 @@ from lyra.training import distributed
 from lyra.config import CLASSIFICATION, TrainerConfig
 from lyra.errors import LyraInputError, TrainingDiverged
 from lyra.metrics import METRICS, higher_is_better
-from lyra.nn.lyra import optimizer_groups
-from lyra.nn.ridge_start import ridge_initialise
 from lyra.nn.run import EncodedSet, device_batch, precision_context, predict_outputs
 from lyra.io.provenance import config_hash
 
 log = logging.getLogger(__name__)
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> float:
-    """Multiplier of the base lr for optimiser step ``step`` (0-based) under ``warmup_cosine``.
+    """Multiplier of the base lr for the ``step``-th optimiser step (1-based) of ``total_steps``
+    under linear warm-up and cosine decay (``trainer.scheduler: warmup_cosine``, and the
+    One-Hot baseline's schedule as ProteinNPT defines it).
 
-    Linear warm-up ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then
-    cosine decay from 1 to ``min_lr_ratio`` over the remaining steps:
-    ``min + (1 - min) * (1 + cos(pi * t)) / 2`` with ``t = (step - warmup) / (total - warmup)``.
+    ``step / warmup_steps`` up to ``warmup_steps`` (the full lr at the last warm-up step),
+    then ``min + (1 - min) * (1 + cos(pi * t)) / 2`` with
+    ``t = (step - warmup) / (total - warmup)``, which reaches ``min_lr_ratio`` at the last step.
     """
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    decay_steps = max(1, total_steps - warmup_steps)
-    t = min(1.0, (step - warmup_steps) / decay_steps)
+    if step <= warmup_steps:
+        return step / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def optimizer_groups(model: torch.nn.Module, weight_decay: float, lr: float) -> list[dict]:
+    """Parameter groups for AdamW. A model hands the loop its groups through the parameters
+    themselves: one with an ``_optim`` dict (``weight_decay``, ``lr``: S4D's dt and A,
+    Lyra's skip with ``skip_lr``) gets those settings, the rest ``weight_decay`` and ``lr``;
+    one whose ``requires_grad`` is off is left out (not trained)."""
+    default, special = [], {}
+    for param in model.parameters():
+        if not param.requires_grad:
+            continue
+        hp = getattr(param, "_optim", None)
+        if hp is None:
+            default.append(param)
+        else:
+            key = (hp["weight_decay"], hp["lr"] if hp["lr"] is not None else lr)
+            special.setdefault(key, []).append(param)
+    groups = [{"params": default, "weight_decay": weight_decay, "lr": lr}]
+    groups += [{"params": ps, "weight_decay": wd, "lr": group_lr} for (wd, group_lr), ps in special.items()]
+    return groups
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -64,8 +83,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, n_tr
     if config.scheduler == "warmup_cosine":
         total = config.epochs * steps_per_epoch(n_train, config.batch_size)
         warmup = int(round(config.warmup_fraction * total))
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, total, warmup, config.min_lr_ratio))
+        return torch.optim.lr_scheduler.LambdaLR(  # LambdaLR counts from 0, lr_factor from 1
+            optimizer, lambda step: lr_factor(step + 1, total, warmup, config.min_lr_ratio))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
 
@@ -157,19 +176,32 @@ def train_epoch(
     batch_size = distributed.local_batch_size(config.batch_size, distributed.rank_and_world()[1])
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(order), batch_size):
-        xb, mb, yb = device_batch(train, order[start : start + batch_size], device)
-        with precision_context(config.precision, device):
-            outputs = model(xb, mb)
-        batch_loss = loss(outputs.float(), yb, task_type, class_weight)
-        optimizer.zero_grad(set_to_none=True)
-        batch_loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if step_scheduler is not None:
-            step_scheduler.step()
-        total_loss += batch_loss.detach().double() * len(yb)
+        batch = device_batch(train, order[start : start + batch_size], device)
+        batch_loss = optimiser_step(model, batch, optimizer, task_type, config.grad_clip, config.precision, device,
+                                    class_weight, step_scheduler)
+        total_loss += batch_loss.double() * len(batch[2])
     return distributed.mean_over_ranks(total_loss, len(order))
+
+
+def optimiser_step(model: torch.nn.Module, batch: tuple, optimizer: torch.optim.Optimizer, task_type: str,
+                   grad_clip: float, precision: str, device: torch.device,
+                   class_weight: torch.Tensor | None = None, scheduler=None) -> torch.Tensor:
+    """One optimiser step on ``batch`` (x, mask, y on ``device``; mask None: no padding):
+    the forward pass in ``precision``, ``loss``, backward, gradient clipping at
+    ``grad_clip`` (0 or None: none), the step and, if given, a per-step ``scheduler``.
+    Returns the batch's loss, detached and left on the device."""
+    xb, mb, yb = batch
+    with precision_context(precision, device):
+        outputs = model(xb, mb)
+    batch_loss = loss(outputs.float(), yb, task_type, class_weight)
+    optimizer.zero_grad(set_to_none=True)
+    batch_loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return batch_loss.detach()
 
 
 def _stop_if_diverged(epoch: int, train_loss: float, valid_loss: float, lr: float,
@@ -246,11 +278,9 @@ def fit(
     """Train ``model`` with AdamW, keeping a copy of the state with the best validation score.
 
     The kept state is always a trained epoch (``best_epoch`` >= 1), chosen on validation.
-    With ``config.ridge_init`` the skip (and pair) weights start from the ridge fit and
-    training starts from them with the network's own (random) decoder weights; the ridge
-    start itself is scored on validation for the log only, never kept. With
-    ``config.freeze_ridge`` too, the skip and pair weights are not trained and the decoder
-    starts at zero: the network is a residual on a frozen ridge(-plus-pairs) fit.
+    Training starts from ``model`` as it is given: a start such as ``trainer.ridge_init``
+    is the caller's (``lyra.models.estimators.NeuralModel``), and parameters whose
+    ``requires_grad`` is off are not trained.
     ``epoch_callback(epoch, validation_score)``, if given, is called after every epoch;
     when it returns True training stops there (e.g. a tuning trial that is pruned).
     If ``checkpoint_path`` holds a checkpoint with the same ``fingerprint`` (a hash of
@@ -259,12 +289,6 @@ def fit(
     metric = config.metric_for(task_type)
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
-    has_skip = getattr(model, "skip", None) is not None
-    frozen = config.ridge_init and config.freeze_ridge and has_skip
-    if frozen:  # the ridge (plus pairs) part of the prediction is not trained: AdamW never sees it
-        for table in (model.skip, getattr(model, "pair_table", None)):
-            if table is not None:
-                table.requires_grad_(False)
     optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay, config.lr))
     scheduler = make_scheduler(optimizer, config, len(train))
     per_step = config.scheduler == "warmup_cosine"
@@ -282,28 +306,6 @@ def fit(
             state, best_state = resumed
             resumed_from = state["epoch"]
             log.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
-    # ridge_init acts on a Lyra with the one-hot skip head; a task's trainer block is
-    # shared by every model trained on it (e.g. the CNN and Transformer baselines), which ignore it
-    if config.ridge_init and not has_skip:
-        log.info("trainer.ridge_init ignored: %s has no linear_skip head", type(model).__name__)
-    if config.ridge_init and has_skip and resumed_from == 0:
-        if task_type in CLASSIFICATION:
-            raise ValueError("trainer.ridge_init is for regression tasks only")
-        decoder_weight = model.decoder.weight.detach().clone()
-        alpha = ridge_initialise(model, train)
-        outputs = predict_outputs(model, valid.x, valid.mask, config.eval_batch_size, device, config.precision)
-        ridge_score = distributed.agree(score(outputs, valid.y.numpy(), task_type, metric))
-        # training starts from the ridge skip and the network's random decoder: from a zero
-        # decoder the network barely moves (its initial features are nearly additive, so
-        # they hardly correlate with what ridge leaves over, and the decoder gets no gradient)
-        # with freeze_ridge the decoder stays at zero: the prediction starts as the frozen
-        # ridge fit's and the network adds what it learns of the residual
-        if not frozen:
-            with torch.no_grad():
-                model.decoder.weight.copy_(decoder_weight)
-        log.info("ridge initialisation (alpha %g%s): validation %s %.4f (the start, not a candidate)",
-                 alpha, ", frozen" if frozen else "", metric, ridge_score)
-
     train_model = distributed.wrap(model, device)  # DDP on several ranks; the same module otherwise
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc="epochs", unit="epoch", disable=not progress)
     while state["epoch"] < config.epochs and not state["finished"]:

@@ -7,7 +7,7 @@ import numpy as np
 
 from lyra.data.alphabets import get_alphabet
 from lyra.io.atomic import atomic_path
-from lyra.analysis.campaign import Strategy, campaign_plot, gb1_landscape, replay, synthetic_landscape
+from lyra.campaign import Strategy, campaign_plot, gb1_landscape, replay, synthetic_landscape
 from lyra.errors import exit_on_input_error
 
 exit_on_input_error(snakemake.log[0])

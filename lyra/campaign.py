@@ -8,6 +8,7 @@ the ALDE protocol: ``n_initial`` variants drawn at random, then ``rounds`` batch
 fitness of the others is unknown. Each round an ensemble (``fit_ensemble``) is trained on
 the variants measured so far and nothing else, so no row it proposes was seen, and
 ``lyra.analysis.design.select_batch`` picks the batch among the variants not yet measured.
+Lyra members train with the training loop's optimiser step (``lyra.training.loop``).
 
 Ensembles (members differ by a bootstrap resample of the measured rows and a seed):
 
@@ -41,8 +42,10 @@ from lyra.nn.pairs import fit_pair_ridge, ridge_design
 from lyra.data.synthetic import epistasis_signal
 from lyra.nn.ridge_start import ridge_initialise
 from lyra.nn.run import EncodedSet
+from lyra.training.loop import optimiser_step
 
 MODELS = ("ridge", "ridge_pairs", "lyra", "random")
+CPU = torch.device("cpu")  # members are small: they train on the CPU
 ROUND_COLUMNS = ["landscape", "strategy", "run", "round", "n_measured", "best", "fraction_of_max", "found_max",
                  "spearman_unmeasured"]
 
@@ -206,10 +209,7 @@ def _lyra_members(codes: np.ndarray, n_letters: int, train: np.ndarray, y: np.nd
         model.train()
         for _ in range(epochs):
             for batch in torch.randperm(len(rows)).split(batch_size):
-                optimiser.zero_grad()
-                loss = torch.nn.functional.mse_loss(model(x_train[batch]).squeeze(-1), y_train[batch])
-                loss.backward()
-                optimiser.step()
+                optimiser_step(model, (x_train[batch], None, y_train[batch]), optimiser, "regression", 0, "fp32", CPU)
             if early_stop:
                 error = _mse(model, x_check, y_check)
                 if error < best[0]:
