@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-import torch
 
 from lyra.io.atomic import atomic_path
 from lyra.config import Task
-from lyra.data.encode import CodedInputs, code_table, letter_codes
 from lyra.metrics import evaluate_predictions, undefined_value
+
+if TYPE_CHECKING:  # torch is imported only by the readers that need it: most jobs never do
+    from lyra.data.encode import CodedInputs
 
 _TEXT_COLUMNS = {"id": str, "sequence": str, "label": str, "group": str, "split": str}
 
@@ -53,6 +56,10 @@ def read_prepared_coded(path: str | Path, alphabet: str, ambiguous: str,
     letters at a time (the other columns and each sequence's length, then the sequences
     into their place), so neither the text of every sequence nor a second copy of the
     codes is ever held."""
+    import torch
+
+    from lyra.data.encode import CodedInputs, code_table, letter_codes
+
     tables, width = [], 0
     for chunk in _sequence_blocks(path, letters):
         width = max(width, int(chunk.pop("sequence").str.len().max()))

@@ -121,3 +121,15 @@ def test_the_layout_test_sees_the_package():
     assert {"lyra.cli", "lyra.models.saved", "lyra.training.loop", "lyra.analysis.ensemble"} <= set(GRAPH)
     assert "lyra.models.saved" in GRAPH["lyra.analysis.ensemble"]
     assert "lyra.training.loop" in GRAPH["lyra.models.estimators"]
+
+
+def test_table_and_figure_jobs_do_not_import_torch():
+    """Most jobs of a run (evaluate, figures, summary) only read tables and draw: importing
+    PyTorch would add about a second to each of them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lyra.results, lyra.report.plots, lyra.report.summary; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -63,10 +63,9 @@ def predict_outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor,
                     precision: str = "fp32") -> np.ndarray:
     """Raw model outputs (n, d_output) in eval mode, in input order."""
     model.eval()
-    outputs = []
+    rows, outputs = EncodedSet(x, mask, torch.zeros(len(x))), []
     for start in range(0, len(x), batch_size):
-        index = torch.arange(start, min(start + batch_size, len(x)))
-        xb, mb, _ = device_batch(EncodedSet(x, mask, torch.zeros(len(x))), index, device)
+        xb, mb, _ = device_batch(rows, torch.arange(start, min(start + batch_size, len(x))), device)
         with precision_context(precision, device):
             out = model(xb, mb)
         outputs.append(out.float().cpu())
